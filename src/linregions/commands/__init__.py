@@ -1,0 +1,1 @@
+"""CLI subcommands; each module has ``register(subparsers)``. Shared option parsing is in ``_common``."""

@@ -1,0 +1,277 @@
+"""PyTorch modules to and from ``Network``, and loading saved models (I/O edge).
+
+Supported modules (every continuous piecewise-linear activation PyTorch ships):
+
+- affine: ``nn.Linear``; structural no-ops: ``nn.Flatten``, ``nn.Identity``, ``nn.Dropout*``
+  (identity, as in eval mode), nested ``nn.Sequential``;
+- activations: ``nn.ReLU``, ``nn.ReLU6``, ``nn.LeakyReLU``, ``nn.PReLU`` (one or per-unit
+  slopes), ``nn.RReLU`` (eval mode: slope (lower + upper) / 2), ``nn.Hardtanh``,
+  ``nn.Hardsigmoid``, ``nn.Softshrink``, ``nn.Threshold`` when ``value == threshold``
+  (= max(x, threshold)), ``nn.Hardshrink(0)`` (identity), and ``PiecewiseLinearModule`` for
+  abs or any custom activation.
+
+Refused: smooth activations (Tanh, Sigmoid, GELU, SiLU, ELU, Softplus, Mish, Hardswish, ...),
+discontinuous ones (Hardshrink with lambda > 0, Threshold with value != threshold), random ones
+(RReLU in training mode) and any other module, each with an error naming the module.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .activations import (
+    PiecewiseLinear,
+    hard_sigmoid,
+    hard_tanh,
+    leaky_relu,
+    relu,
+    soft_shrink,
+)
+from .network import Network
+
+__all__ = ["network_from_torch", "network_to_torch", "PLModule", "activation_from_module", "load_model", "SUPPORTED"]
+
+SUPPORTED = (
+    "nn.Linear, nn.Flatten, nn.Identity, nn.Dropout, nn.Sequential; activations nn.ReLU, nn.ReLU6, "
+    "nn.LeakyReLU, nn.PReLU, nn.RReLU (eval mode), nn.Hardtanh, nn.Hardsigmoid, nn.Softshrink, "
+    "nn.Threshold (value == threshold), nn.Hardshrink(0), linregions.PiecewiseLinearModule"
+)
+
+_SMOOTH = (
+    nn.Tanh, nn.Sigmoid, nn.SiLU, nn.Mish, nn.Hardswish, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.GLU,
+    nn.LogSigmoid, nn.Softplus, nn.Softsign, nn.Tanhshrink, nn.Softmin, nn.Softmax, nn.Softmax2d,
+    nn.LogSoftmax,
+)
+
+
+class PLModule(nn.Module):
+    """``torch.nn.Module`` applying a ``PiecewiseLinear`` activation (differentiable)."""
+
+    def __init__(self, activation: PiecewiseLinear):
+        super().__init__()
+        if not isinstance(activation, PiecewiseLinear):
+            raise TypeError(f"PiecewiseLinearModule needs a PiecewiseLinear, got {type(activation).__name__}")
+        self.activation = activation
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        return self.activation(u)
+
+    def extra_repr(self) -> str:
+        return repr(self.activation)
+
+
+def _where(module: nn.Module, path: str) -> str:
+    return f"{path or 'module'} ({type(module).__name__})"
+
+
+def activation_from_module(module: nn.Module, path: str = "") -> PiecewiseLinear | None:
+    """The ``PiecewiseLinear`` of an activation module; None for an identity-like module.
+
+    Raises ``TypeError`` for modules that are not activations and ``ValueError`` for
+    activations that are smooth, discontinuous or random.
+    """
+    w = _where(module, path)
+    if isinstance(module, PLModule):
+        return module.activation
+    if isinstance(module, nn.ReLU):
+        return relu()
+    if isinstance(module, nn.Hardtanh):  # also ReLU6
+        if module.max_val <= module.min_val:
+            raise ValueError(f"{w}: needs min_val < max_val, got ({module.min_val}, {module.max_val})")
+        act = hard_tanh(float(module.min_val), float(module.max_val))
+        if isinstance(module, nn.ReLU6):
+            return PiecewiseLinear(act.breakpoints, act.slopes, act.value, name="relu6")
+        return act
+    if isinstance(module, nn.LeakyReLU):
+        a = float(module.negative_slope)
+        return None if a == 1.0 else leaky_relu(a)
+    if isinstance(module, nn.PReLU):
+        a = module.weight.detach().cpu().double().numpy().reshape(-1)
+        if a.size == 1:
+            return None if a[0] == 1.0 else leaky_relu(float(a[0]))
+        if np.any(a == 1.0):
+            raise ValueError(f"{w}: a per-unit PReLU slope equal to 1 makes that unit affine; not supported")
+        return PiecewiseLinear([0.0], np.stack([a, np.ones_like(a)], axis=1), np.zeros_like(a), name="prelu")
+    if isinstance(module, nn.RReLU):
+        if module.training:
+            raise ValueError(f"{w}: RReLU in training mode draws random slopes, so it is not a fixed function; call .eval() first")
+        a = (float(module.lower) + float(module.upper)) / 2
+        return None if a == 1.0 else leaky_relu(a)
+    if isinstance(module, nn.Hardsigmoid):
+        return hard_sigmoid()
+    if isinstance(module, nn.Softshrink):
+        lam = float(module.lambd)
+        return None if lam == 0 else soft_shrink(lam)
+    if isinstance(module, nn.Threshold):
+        if float(module.value) != float(module.threshold):
+            raise ValueError(
+                f"{w}: Threshold(threshold={module.threshold}, value={module.value}) is discontinuous; "
+                "only value == threshold (= max(x, threshold)) is piecewise linear and continuous"
+            )
+        th = float(module.threshold)
+        return PiecewiseLinear([th], [0.0, 1.0], th, name=f"threshold({th:g})")
+    if isinstance(module, nn.Hardshrink):
+        if float(module.lambd) == 0:
+            return None
+        raise ValueError(f"{w}: Hardshrink(lambd={module.lambd}) is discontinuous at +-lambda; supported: {SUPPORTED}")
+    if isinstance(module, _SMOOTH):
+        raise ValueError(f"{w} is not piecewise linear (smooth); linear regions are defined only for continuous piecewise-linear activations. Supported: {SUPPORTED}")
+    raise TypeError(f"{w} is not supported. Supported: {SUPPORTED}")
+
+
+def _flatten(module: nn.Module, path: str = ""):
+    if isinstance(module, nn.Sequential):
+        for name, child in module.named_children():
+            yield from _flatten(child, f"{path}.{name}" if path else name)
+    else:
+        yield path, module
+
+
+def network_from_torch(module: Any) -> Network:
+    """See ``Network.from_torch``."""
+    if isinstance(module, torch.jit.ScriptModule):
+        raise TypeError("a TorchScript module cannot be converted layer by layer; load it with linregions.load_model, which handles it")
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"Network.from_torch needs a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(module, nn.Sequential):
+        if isinstance(module, nn.Linear):
+            raise ValueError("a single nn.Linear is affine: it has one linear region; wrap it with activations in nn.Sequential")
+        raise TypeError(
+            f"Network.from_torch takes an nn.Sequential of supported modules, got {type(module).__name__}. Supported: {SUPPORTED}"
+        )
+    Ws: list[np.ndarray] = []
+    bs: list[np.ndarray] = []
+    acts: list[PiecewiseLinear] = []
+    pending: tuple[np.ndarray, np.ndarray] | None = None  # affine map since the last activation
+    n_cur: int | None = None
+    for path, m in _flatten(module):
+        if isinstance(m, (nn.Identity, nn.Flatten)) or isinstance(m, nn.modules.dropout._DropoutNd):
+            continue
+        if isinstance(m, nn.Linear):
+            W = m.weight.detach().cpu().double().numpy()
+            b = m.bias.detach().cpu().double().numpy() if m.bias is not None else np.zeros(W.shape[0])
+            if n_cur is not None and W.shape[1] != n_cur:
+                raise ValueError(f"{_where(m, path)} expects {W.shape[1]} inputs but the previous layer gives {n_cur}")
+            pending = (W, b) if pending is None else (W @ pending[0], W @ pending[1] + b)
+            n_cur = W.shape[0]
+            continue
+        act = activation_from_module(m, path)
+        if act is None:
+            continue
+        if pending is None:
+            if n_cur is None:
+                n_cur = act.width
+                if n_cur is None:
+                    raise ValueError(f"{_where(m, path)} comes before any nn.Linear, so the input size is unknown; start with nn.Linear")
+            pending = (np.eye(n_cur), np.zeros(n_cur))
+        act.check_width(pending[0].shape[0], f" ({_where(m, path)})")
+        Ws.append(pending[0])
+        bs.append(pending[1])
+        acts.append(act)
+        pending = None
+    if not acts:
+        raise ValueError("the module has no piecewise-linear activation: it is affine, with one linear region")
+    if pending is None:
+        pending = (np.eye(n_cur), np.zeros(n_cur))
+    Ws.append(pending[0])
+    bs.append(pending[1])
+    return Network(tuple(Ws), tuple(bs), tuple(acts))
+
+
+def _act_module(act: PiecewiseLinear) -> nn.Module:
+    if act == relu():
+        return nn.ReLU()
+    if act.T == 2 and not act.per_unit and act.slopes.tolist() == [0.0, 1.0, 0.0] and float(act.value) == act.breakpoints[0]:
+        return nn.Hardtanh(float(act.breakpoints[0]), float(act.breakpoints[1]))
+    if act.T == 1 and not act.per_unit and act.breakpoints[0] == 0 and act.slopes[1] == 1 and float(act.value) == 0:
+        return nn.LeakyReLU(float(act.slopes[0]))
+    return PLModule(act)
+
+
+def network_to_torch(net: Network, dtype: Any = None) -> nn.Sequential:
+    """See ``Network.to_torch``."""
+    dtype = torch.float64 if dtype is None else dtype
+    layers: list[nn.Module] = []
+    for l, (W, b) in enumerate(zip(net.weights, net.biases)):
+        lin = nn.Linear(W.shape[1], W.shape[0]).to(dtype)
+        with torch.no_grad():
+            lin.weight.copy_(torch.as_tensor(W, dtype=dtype))
+            lin.bias.copy_(torch.as_tensor(b, dtype=dtype))
+        layers.append(lin)
+        if l < net.depth:
+            layers.append(_act_module(net.activations[l]))
+    return nn.Sequential(*layers)
+
+
+def load_model(path: str | os.PathLike, *, trust: bool = False) -> Network:
+    """Load a saved model as a ``Network``.
+
+    TorchScript files (``torch.jit.save``) are read by walking their ``Linear`` and activation
+    submodules. A pickled ``nn.Module`` (``torch.save(model)``) runs arbitrary code when loaded,
+    so it is read only with ``trust=True``. A ``state_dict`` is refused with a hint.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no model file at {path!r}")
+    try:
+        scripted = torch.jit.load(path, map_location="cpu")
+    except Exception:
+        scripted = None
+    if scripted is not None:
+        return _from_script(scripted)
+    if not trust:
+        raise ValueError(
+            f"{path!r} is not TorchScript. Loading a pickled module can run arbitrary code; "
+            "pass trust=True (CLI: --trust-pickle) if you trust the file, or save it with torch.jit.script/trace"
+        )
+    obj = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(obj, dict):
+        raise ValueError(f"{path!r} holds a state_dict, not a module; build the module and call Network.from_torch(module)")
+    return network_from_torch(obj)
+
+
+def _from_script(m: Any) -> Network:
+    """Rebuild an nn.Sequential from a scripted module's children (Linear and activations)."""
+    seq = []
+    for name, child in m.named_children():
+        kind = child.original_name
+        if kind == "Sequential":
+            seq.append(_from_script_seq(child))
+            continue
+        seq.append(_script_leaf(child, name))
+    return network_from_torch(nn.Sequential(*seq))
+
+
+def _from_script_seq(m: Any) -> nn.Sequential:
+    return nn.Sequential(*[(_from_script_seq(c) if c.original_name == "Sequential" else _script_leaf(c, n)) for n, c in m.named_children()])
+
+
+def _script_leaf(child: Any, name: str) -> nn.Module:
+    kind = child.original_name
+    if kind == "Linear":
+        W = child.weight.detach()
+        lin = nn.Linear(W.shape[1], W.shape[0], bias=child.bias is not None).double()
+        with torch.no_grad():
+            lin.weight.copy_(W)
+            if child.bias is not None:
+                lin.bias.copy_(child.bias.detach())
+        return lin
+    simple = {"ReLU": nn.ReLU, "Identity": nn.Identity, "Flatten": nn.Flatten, "Dropout": nn.Dropout, "Hardsigmoid": nn.Hardsigmoid, "ReLU6": nn.ReLU6}
+    if kind in simple:
+        return simple[kind]()
+    if kind == "LeakyReLU":
+        return nn.LeakyReLU(float(child.negative_slope))
+    if kind == "Hardtanh":
+        return nn.Hardtanh(float(child.min_val), float(child.max_val))
+    if kind == "Softshrink":
+        return nn.Softshrink(float(child.lambd))
+    if kind == "PReLU":
+        p = nn.PReLU(child.weight.numel())
+        with torch.no_grad():
+            p.weight.copy_(child.weight.detach())
+        return p
+    raise TypeError(f"TorchScript submodule {name!r} ({kind}) is not supported. Supported: {SUPPORTED}")
