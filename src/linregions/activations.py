@@ -136,9 +136,9 @@ class PiecewiseLinear:
 
             kw = dict(dtype=like.dtype, device=like.device)
             return (
-                torch.as_tensor(self.breakpoints, **kw),
-                torch.as_tensor(self.slopes, **kw),
-                torch.as_tensor(self._values_at_breakpoints, **kw),
+                torch.tensor(self.breakpoints, **kw),
+                torch.tensor(self.slopes, **kw),
+                torch.tensor(self._values_at_breakpoints, **kw),
             )
         return self.breakpoints, self.slopes, self._values_at_breakpoints
 
@@ -151,16 +151,23 @@ class PiecewiseLinear:
         if _is_torch(u):
             import torch
 
-            xi = torch.as_tensor(self.breakpoints, dtype=u.dtype, device=u.device)
+            xi = torch.tensor(self.breakpoints, dtype=u.dtype, device=u.device)
             return torch.searchsorted(xi, u.contiguous(), right=True)
-        return np.searchsorted(self.breakpoints, u, side="right")
+        u = np.asarray(u)
+        if self.T > 8:
+            return np.searchsorted(self.breakpoints, u, side="right")
+        # a few comparisons are several times faster than searchsorted (same result for finite u)
+        p = (u >= self.breakpoints[0]).astype(np.intp)
+        for x in self.breakpoints[1:]:
+            p += u >= x
+        return p
 
     def slope(self, piece):
         """Slope q_p of each piece index (per unit when slopes are per unit)."""
         if _is_torch(piece):
             import torch
 
-            q = torch.as_tensor(self.slopes, dtype=torch.float64, device=piece.device)
+            q = torch.tensor(self.slopes, dtype=torch.float64, device=piece.device)
             rows = torch.arange(q.shape[0], device=piece.device)
         else:
             q, rows = self.slopes, np.arange(self.slopes.shape[0])
@@ -177,6 +184,10 @@ class PiecewiseLinear:
 
     def __call__(self, u):
         """phi(u), elementwise (numpy array or torch tensor)."""
+        if not _is_torch(u) and not self.per_unit:
+            fast = self._fast_numpy(u)
+            if fast is not None:
+                return fast
         xi, q, phis = self._arrays(u)
         p = self.piece(u)
         if _is_torch(u):
@@ -192,6 +203,25 @@ class PiecewiseLinear:
             rows = np.arange(q.shape[0])
             return phis[rows, a] + q[rows, p] * (u - xi[a])
         return phis[a] + q[p] * (u - xi[a])
+
+    def _fast_numpy(self, u):
+        """phi(u) for the common shapes without index arithmetic (None: use the general path).
+
+        ReLU is max(u, 0); hard tanh / ReLU6 (slopes 0, 1, 0 and phi(xi_1) = xi_1) is a clip;
+        other one-breakpoint activations are phi(xi) + q_p (u - xi) with p from one comparison,
+        the same formula as the general path.
+        """
+        u = np.asarray(u, dtype=np.float64)
+        xi, q, v = self.breakpoints, self.slopes, float(self.value)
+        if self.T == 1:
+            x = float(xi[0])
+            if x == 0.0 and v == 0.0 and q[0] == 0.0 and q[1] == 1.0:
+                return np.maximum(u, 0.0)
+            d = u - x if x != 0.0 else u
+            return v + q[(u >= x).view(np.int8)] * d
+        if self.T == 2 and q[0] == 0.0 and q[1] == 1.0 and q[2] == 0.0 and v == xi[0]:
+            return np.clip(u, xi[0], xi[1])
+        return None
 
     def check_width(self, n: int, where: str = "") -> None:
         """Raise if per-unit slopes do not match a layer of width n."""

@@ -217,65 +217,163 @@ def _reachability(net: Network, opens: list[np.ndarray]) -> list[np.ndarray]:
     return R
 
 
+def _interval_states(U: np.ndarray, same: np.ndarray, xi: np.ndarray, tol: np.ndarray, dtype) -> np.ndarray:
+    """State code (as in ``_states``) of every interval [p_i, p_{i+1}] of one segment, on rows i.
+
+    ``U`` holds the pre-activations of one layer at the points, affine in t on each interval,
+    so the piece on an interval is the piece at its midpoint; a neuron counts as sitting on
+    breakpoint j over an interval only when it is on xi_j (within ``tol``) at both ends. Rows
+    that start no interval (the last point of a segment) get 0.
+    """
+    lo, hi = U[:-1], U[1:]
+    m2 = lo + hi  # twice the midpoint (exact scaling: the comparisons below use 2 xi, 2 tol)
+    s = np.zeros(U.shape, dtype)
+    body = s[:-1]
+    for j, x in enumerate(xi):
+        ge = m2 >= 2 * x
+        body += ge.view(np.int8) if dtype == np.int8 else ge
+    body *= 2
+    for j, x in enumerate(xi):
+        near = np.nonzero((m2 <= 2 * x + 2 * tol) & (m2 >= 2 * x - 2 * tol))
+        if near[0].size:
+            k, z = near
+            on = (np.abs(lo[k, z] - x) <= tol[z]) & (np.abs(hi[k, z] - x) <= tol[z])
+            body[k[on], z[on]] = 2 * j + 1
+    body[~same] = 0
+    return s
+
+
+def _code_tangent(net: Network, l: int, s: np.ndarray, dU: np.ndarray) -> np.ndarray:
+    """d a_l / dt on intervals from the state codes and d u_l / dt (on a breakpoint: the slope on
+    its left, the tangent being zero up to rounding there)."""
+    act = net.activations[l]
+    if net.unit_kinds is None and not act.per_unit:
+        q = act.slopes
+        if act.T == 1 and q[0] == 0.0 and q[1] == 1.0:
+            return dU * (s >= 2)
+        return q[np.arange(2 * act.T + 1) // 2][s] * dU
+    return net.slope(l, s // 2) * dU
+
+
+def _code_open(net: Network, l: int, s: np.ndarray) -> np.ndarray:
+    """``_open`` for state codes, with fast paths for shared slopes."""
+    act = net.activations[l]
+    if net.unit_kinds is None and not act.per_unit:
+        codes = np.arange(2 * act.T + 1)
+        lut = (codes % 2 == 1) | (act.slopes[codes // 2] != 0)
+        if lut.all():
+            return np.broadcast_to(np.True_, s.shape)
+        if act.T == 1:
+            return s >= 1 if lut[0] == 0 else s <= 1
+        return lut[s]
+    return _open(net, l, s)
+
+
+def _crossings(U: np.ndarray, same: np.ndarray, cand: np.ndarray | None, xi: np.ndarray, tol: np.ndarray):
+    """Rows k and interpolation parameters lam of the strict crossings of a breakpoint between
+    consecutive points k, k + 1 of one segment (``U`` affine on each interval)."""
+    ks, zs, lams = [], [], []
+    for x in xi:
+        D = U - x if x != 0 else U
+        above, below = D > tol, D < -tol
+        mask = (above[:-1] & below[1:]) | (below[:-1] & above[1:])
+        mask &= same[:, None]
+        if cand is not None:
+            mask &= cand[None, :]
+        k, z = np.nonzero(mask)
+        if k.size:
+            da, db = D[k, z], D[k + 1, z]
+            ks.append(k)
+            lams.append(da / (da - db))
+    if not ks:
+        return None, None
+    return np.concatenate(ks), np.concatenate(lams)
+
+
+def _insert(arrays: list[np.ndarray], k: np.ndarray, new_rows: list[np.ndarray]) -> list[np.ndarray]:
+    """Insert new rows after rows ``k`` (sorted; several new rows after one k keep their order)."""
+    n_old, n_new = arrays[0].shape[0], k.size
+    new_pos = k + 1 + np.arange(n_new)
+    old_pos = np.arange(n_old) + np.searchsorted(k, np.arange(n_old), side="left")
+    out = []
+    for X, Xn in zip(arrays, new_rows):
+        Y = np.empty((n_old + n_new,) + X.shape[1:], X.dtype)
+        Y[old_pos] = X
+        Y[new_pos] = Xn
+        out.append(Y)
+    return out
+
+
 def _partition_chunk(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, np.ndarray]:
+    """Exact partitions of a chunk of segments (see the module docstring).
+
+    Rows are points, sorted by (segment, t); row i also stands for the interval [p_i, p_{i+1}]
+    when p_{i+1} is on the same segment. Per hidden layer l, in order: the pre-activations U at
+    all points (one matmul; exact), their tangent dU/dt on every interval (one matmul), the strict
+    crossings of breakpoints inside intervals (closed form, u_l being affine there), which are
+    inserted as new points (U by exact linear interpolation; tangents and the states of earlier
+    layers inherited from the interval they split), then the state of layer l on every interval.
+    """
     S = X0.shape[0]
+    code = np.int8 if 2 * max(a.T for a in net.activations) + 1 <= 127 else np.int16
     seg = np.repeat(np.arange(S), 2)
     t = np.tile(np.array([0.0, 1.0]), S)
-    a_end = np.empty((2 * S, net.n_in))
-    a_end[0::2], a_end[1::2] = X0, X1
-    a_absmax = np.abs(a_end).max(axis=0)
-    U = a_end @ net.weights[0].T + net.biases[0]
+    pts = np.empty((2 * S, net.n_in))
+    pts[0::2], pts[1::2] = X0, X1
+    a_absmax = np.abs(pts).max(axis=0)
+    W0 = net.weights[0]
+    U = pts @ W0.T + net.biases[0]
+    dU = np.repeat((X1 - X0) @ W0.T, 2, axis=0)
+    del pts
+    states: list[np.ndarray] = []
     for l, act in enumerate(net.activations):
         W, b, xi = net.weights[l], net.biases[l], act.breakpoints
         if l > 0:
             A = net.activate(l - 1, U)
             a_absmax = np.abs(A).max(axis=0)
             U = A @ W.T + b
+            del A
+            dU = _code_tangent(net, l - 1, states[-1], dU) @ W.T
         tol = SNAP_RTOL * _snap_scale(W, b, a_absmax, xi)
         same = seg[:-1] == seg[1:]
-        cand = same[:, None] & net.switching(l)[None, :]
-        ks, lams = [], []
-        for x in xi:
-            D = U - x
-            sgn = np.sign(D).astype(np.int8)
-            sgn[np.abs(D) <= tol] = 0
-            mask = (sgn[:-1] * sgn[1:] < 0) & cand
-            k, z = np.nonzero(mask)
+        sw = net.switching(l)
+        k, lam = _crossings(U, same, None if sw.all() else sw, xi, tol)
+        if k is not None:
+            t_new = t[k] + lam * (t[k + 1] - t[k])
+            order = np.lexsort((t_new, k))
+            k, lam, t_new = k[order], lam[order], t_new[order]
+            keep = (t_new - t[k] > T_MERGE) & (t[k + 1] - t_new > T_MERGE)
+            first = np.ones(k.size, bool)
+            first[1:] = (k[1:] != k[:-1]) | (np.diff(t_new) > T_MERGE)
+            # a cluster of crossings closer than T_MERGE is one point, kept when its first
+            # member is away from both interval ends
+            cluster = np.cumsum(first) - 1
+            keep_cluster = np.zeros(int(cluster[-1]) + 1, bool)
+            np.logical_or.at(keep_cluster, cluster, keep)
+            sel = first & keep_cluster[cluster]
+            k, lam, t_new = k[sel], lam[sel], t_new[sel]
             if k.size:
-                da, db = D[k, z], D[k + 1, z]
-                ks.append(k)
-                lams.append(da / (da - db))
-        if not ks:
-            continue
-        k = np.concatenate(ks)
-        lam = np.concatenate(lams)
-        t_new = t[k] + lam * (t[k + 1] - t[k])
-        order = np.lexsort((t_new, k))
-        k, lam, t_new = k[order], lam[order], t_new[order]
-        keep = (t_new - t[k] > T_MERGE) & (t[k + 1] - t_new > T_MERGE)
-        first = np.ones(k.size, bool)
-        first[1:] = (k[1:] != k[:-1]) | (np.diff(t_new) > T_MERGE)
-        # a cluster is kept when its first member is away from both interval ends
-        cluster = np.cumsum(first) - 1
-        keep_cluster = np.zeros(int(cluster[-1]) + 1, bool)
-        np.logical_or.at(keep_cluster, cluster, keep)
-        sel = first & keep_cluster[cluster]
-        k, lam, t_new = k[sel], lam[sel], t_new[sel]
-        U_new = U[k] + lam[:, None] * (U[k + 1] - U[k])
-        seg_all = np.concatenate([seg, seg[k]])
-        t_all = np.concatenate([t, t_new])
-        order = np.lexsort((t_all, seg_all))
-        seg, t = seg_all[order], t_all[order]
-        U = np.concatenate([U, U_new])[order]
+                U_new = U[k] + lam[:, None] * (U[k + 1] - U[k])
+                arrays = [seg, t, U, dU] + states
+                rows = [seg[k], t_new, U_new, dU[k]] + [s[k] for s in states]
+                seg, t, U, dU, *states = _insert(arrays, k, rows)
+                same = seg[:-1] == seg[1:]
+        s = _interval_states(U, same, xi, tol, code)
+        if not sw.all():
+            s[:, ~sw] = 0
+        states.append(s)
 
-    # interval midpoints: activation pattern and the output's affine piece on every interval
+    # the output and its tangent on every interval
+    d = net.depth
+    Wd, bd = net.weights[d], net.biases[d]
+    N_pts = net.activate(d - 1, U) @ Wd.T + bd
+    dN_pts = _code_tangent(net, d - 1, states[-1], dU) @ Wd.T
+    del U, dU
     same = seg[:-1] == seg[1:]
     iv = np.nonzero(same)[0]  # interval i spans points iv[i], iv[i] + 1
-    t_mid = 0.5 * (t[iv] + t[iv + 1])
-    V = (X1 - X0)[seg[iv]]
-    X_mid = X0[seg[iv]] + t_mid[:, None] * V
-    states, N_mid, dN = _forward_tangent(net, X_mid, V)
-    intercepts = N_mid - dN * t_mid[:, None]
+    dN = dN_pts[iv]
+    intercepts = N_pts[iv] - dN * t[iv][:, None]
+    states = [s[iv] for s in states]
 
     # crossings: neurons whose state differs on the two intervals around an interior point
     inner = np.nonzero(seg[iv[:-1]] == seg[iv[1:]])[0]  # pairs (interval i, i+1) of one segment
@@ -300,10 +398,12 @@ def _partition_chunk(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, 
     used[pair] = True
     kept_pairs = np.nonzero(used)[0]
     # goodness at the kept points, evaluated with open = open on either side
-    opens = [
-        _open(net, l, s[inner[kept_pairs]]) | _open(net, l, s[inner[kept_pairs] + 1])
-        for l, s in enumerate(states)
-    ]
+    left, right = inner[kept_pairs], inner[kept_pairs] + 1
+    opens = [np.broadcast_to(np.True_, (kept_pairs.size, net.widths[0]))]  # layer 0's is not used
+    for l in range(1, net.depth):
+        o = _code_open(net, l, states[l])
+        opens.append(o[left] | o[right] if o.strides != (0, 0) else o[: kept_pairs.size])
+
     good = np.zeros(pair.size, bool)
     if kept_pairs.size:
         R = _reachability(net, opens)
@@ -369,15 +469,28 @@ def lines(net: Network, X0: Any, X1: Any, *, progress: bool = False) -> LineBatc
     """
     X0, X1 = _check_segments(net, X0, X1)
     S = X0.shape[0]
-    est_points = 2 + net.num_neurons * max(a.T for a in net.activations)
-    per_seg = est_points * (max(net.widths) * 24 + net.num_neurons * 2 + 64)
-    chunk = int(max(1, min(S, _CHUNK_BYTES // max(per_seg, 1))))
-    starts = range(0, S, chunk)
-    if progress and len(starts) > 1:
+    # Chunk size from a memory estimate: about 6 float64 rows of the widest layer and one state
+    # byte per neuron per point. The first chunk assumes the worst case of every neuron crossing
+    # every breakpoint; later chunks use the points per segment seen so far (with margin).
+    per_point = 48 * max(net.widths) + 2 * net.num_neurons + 64
+    est_points = 2.0 + net.num_neurons * max(a.T for a in net.activations)
+    bar = None
+    if progress and S > 1:
         from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="segments", unit="chunk")
-    parts = [_partition_chunk(net, X0[s : s + chunk], X1[s : s + chunk]) for s in starts]
+        bar = tqdm(total=S, desc="segments", unit="seg")
+    parts, start, seen_points = [], 0, 0
+    while start < S:
+        chunk = int(max(1, min(S - start, _CHUNK_BYTES // max(int(est_points * per_point), 1))))
+        part = _partition_chunk(net, X0[start : start + chunk], X1[start : start + chunk])
+        parts.append(part)
+        start += chunk
+        seen_points += part["t"].size + 2 * chunk
+        est_points = max(2.0, 1.5 * seen_points / start)
+        if bar is not None:
+            bar.update(chunk)
+    if bar is not None:
+        bar.close()
     return _concat(X0, X1, parts)
 
 

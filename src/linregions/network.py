@@ -156,7 +156,7 @@ class Network:
         if type(like).__module__.startswith("torch"):
             import torch
 
-            return torch.as_tensor(m, device=like.device)
+            return torch.tensor(m, device=like.device)
         return m
 
     def activate(self, l: int, u):
@@ -273,8 +273,8 @@ class Network:
 
         dtype = torch.float64 if dtype is None else dtype
         return (
-            [torch.as_tensor(W, dtype=dtype, device=device) for W in self.weights],
-            [torch.as_tensor(b, dtype=dtype, device=device) for b in self.biases],
+            [torch.tensor(W, dtype=dtype, device=device) for W in self.weights],
+            [torch.tensor(b, dtype=dtype, device=device) for b in self.biases],
         )
 
 

@@ -17,6 +17,7 @@ discontinuous ones (Hardshrink with lambda > 0, Threshold with value != threshol
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -125,8 +126,11 @@ def activation_from_module(module: nn.Module, path: str = "") -> PiecewiseLinear
 
 def _flatten(module: nn.Module, path: str = ""):
     if isinstance(module, nn.Sequential):
-        for name, child in module.named_children():
-            yield from _flatten(child, f"{path}.{name}" if path else name)
+        # not named_children(): it skips a module instance that appears twice (nn.Sequential(lin,
+        # act, lin2, act) reuses `act`), which would silently drop a layer
+        for name, child in module._modules.items():
+            if child is not None:
+                yield from _flatten(child, f"{path}.{name}" if path else name)
     else:
         yield path, module
 
@@ -199,8 +203,8 @@ def network_to_torch(net: Network, dtype: Any = None) -> nn.Sequential:
     for l, (W, b) in enumerate(zip(net.weights, net.biases)):
         lin = nn.Linear(W.shape[1], W.shape[0]).to(dtype)
         with torch.no_grad():
-            lin.weight.copy_(torch.as_tensor(W, dtype=dtype))
-            lin.bias.copy_(torch.as_tensor(b, dtype=dtype))
+            lin.weight.copy_(torch.tensor(W, dtype=dtype))
+            lin.bias.copy_(torch.tensor(b, dtype=dtype))
         layers.append(lin)
         if l < net.depth:
             layers.append(_act_module(net.activations[l]))
@@ -218,7 +222,9 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Network:
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")
     try:
-        scripted = torch.jit.load(path, map_location="cpu")
+        with warnings.catch_warnings():  # torch >= 2.9 marks TorchScript deprecated; it still loads
+            warnings.simplefilter("ignore", DeprecationWarning)
+            scripted = torch.jit.load(path, map_location="cpu")
     except Exception:
         scripted = None
     if scripted is not None:
@@ -236,6 +242,13 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Network:
 
 def _from_script(m: Any) -> Network:
     """Rebuild an nn.Sequential from a scripted module's children (Linear and activations)."""
+    if getattr(m, "original_name", None) != "Sequential":
+        # the children of another module say nothing about what its forward does with them
+        raise TypeError(
+            f"the TorchScript model is a {getattr(m, 'original_name', type(m).__name__)}, not an nn.Sequential; its forward "
+            "cannot be read layer by layer. Script an nn.Sequential, or build the module in Python and use "
+            "Network.from_torch. Supported: " + SUPPORTED
+        )
     seq = []
     for name, child in m.named_children():
         kind = child.original_name
@@ -260,15 +273,29 @@ def _script_leaf(child: Any, name: str) -> nn.Module:
             if child.bias is not None:
                 lin.bias.copy_(child.bias.detach())
         return lin
-    simple = {"ReLU": nn.ReLU, "Identity": nn.Identity, "Flatten": nn.Flatten, "Dropout": nn.Dropout, "Hardsigmoid": nn.Hardsigmoid, "ReLU6": nn.ReLU6}
+    simple = {"ReLU": nn.ReLU, "Identity": nn.Identity, "Flatten": nn.Flatten, "Hardsigmoid": nn.Hardsigmoid, "ReLU6": nn.ReLU6}
     if kind in simple:
         return simple[kind]()
-    if kind == "LeakyReLU":
-        return nn.LeakyReLU(float(child.negative_slope))
-    if kind == "Hardtanh":
-        return nn.Hardtanh(float(child.min_val), float(child.max_val))
-    if kind == "Softshrink":
-        return nn.Softshrink(float(child.lambd))
+    if kind.endswith("Dropout") or kind in ("Dropout1d", "Dropout2d", "Dropout3d"):
+        return nn.Identity()
+    try:
+        if kind == "LeakyReLU":
+            return nn.LeakyReLU(float(child.negative_slope))
+        if kind == "Hardtanh":
+            return nn.Hardtanh(float(child.min_val), float(child.max_val))
+        if kind == "Softshrink":
+            return nn.Softshrink(float(child.lambd))
+        if kind == "Hardshrink":
+            return nn.Hardshrink(float(child.lambd))
+        if kind == "Threshold":
+            return nn.Threshold(float(child.threshold), float(child.value))
+        if kind == "RReLU":
+            return nn.RReLU(float(child.lower), float(child.upper)).train(bool(child.training))
+    except AttributeError:
+        raise TypeError(
+            f"TorchScript submodule {name!r} ({kind}) does not keep its parameters (a traced module?); "
+            "save the model with torch.jit.script instead"
+        ) from None
     if kind == "PReLU":
         p = nn.PReLU(child.weight.numel())
         with torch.no_grad():

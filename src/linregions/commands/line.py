@@ -14,19 +14,26 @@ def register(sub) -> None:
                        description="Exact activation and linear regions along segments [x0, x1] of a network's input space.")
     add_network_args(p, default_spec="784-64x3-10")
     g = p.add_argument_group("segments")
-    g.add_argument("--x0", default=None, help="comma-separated start point (default: random pairs)")
-    g.add_argument("--x1", default=None, help="comma-separated end point")
+    g.add_argument("--x0", default=None, help="comma-separated start point, e.g. --x0=-1,0.5 (write '=' before a leading minus); default: random pairs")
+    g.add_argument("--x1", default=None, help="comma-separated end point, e.g. --x1=1,0")
     g.add_argument("--points", default=None, help=".npy/.txt file of inputs; segments join consecutive pairs of rows")
     g.add_argument("--segments", type=int, default=100, help="number of random segments between N(0, I) points (default 100)")
     add_json_arg(p)
     p.set_defaults(func=run)
 
 
+def _vector(text: str, name: str) -> np.ndarray:
+    try:
+        return np.array([[float(v) for v in text.split(",")]])
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated numbers like 0.5,-1,2, got {text!r}") from None
+
+
 def _segments(args, n_in: int, rng) -> tuple[np.ndarray, np.ndarray]:
     if (args.x0 is None) != (args.x1 is None):
         raise ValueError("give both --x0 and --x1")
     if args.x0 is not None:
-        return np.array([[float(v) for v in args.x0.split(",")]]), np.array([[float(v) for v in args.x1.split(",")]])
+        return _vector(args.x0, "--x0"), _vector(args.x1, "--x1")
     if args.points:
         X = load_points(args.points)
         m = (X.shape[0] // 2) * 2

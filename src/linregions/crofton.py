@@ -1,0 +1,348 @@
+"""Integral geometry: boundary volumes in any dimension from exact 1D and 2D counts (THEORY.md §4).
+
+Crofton's formula. For a set M of dimension n - k in R^n and a uniformly random k-dimensional
+linear direction E, the integral over the translates, ``∫_{E⊥} #((E + y) ∩ M) dy``, averaged over
+E equals ``κ_{n,k} · vol_{n-k}(M)`` with
+
+    κ_{n,k} = Π_{i=0}^{k-1} Γ((n-i)/2) Γ((k-i+1)/2) / (Γ((n-i+1)/2) Γ((k-i)/2)),
+
+so κ_{n,1} = Γ(n/2) / (√π Γ((n+1)/2)) (2/π for n = 2) and κ_{n,2} = 1/(n - 1).
+
+For x uniform in a convex body K and a random line (2-plane) through x, the section of K is a
+chord (a convex polygon or disk) C, and
+
+    vol_{n-1}(B ∩ K) / vol(K) = E[ #(crossings in C) / length(C) ] / κ_{n,1},
+    vol_{n-2}(B_{N,2} ∩ K) / vol(K) = E[ #(vertices in C) / area(C) ] / κ_{n,2},
+
+because x uniform in K and uniform on its section given the section weights each section by
+its size. The crossings and vertices are exact (``linregions.line``, ``linregions.plane``), so the
+estimates are unbiased in 784 dimensions too; their standard error comes from the i.i.d. sections.
+
+Domains here: ``Box`` and ``Ball`` (convex bodies with exact chords and sections).
+
+>>> round(kappa(2, 1), 6) == round(2 / np.pi, 6), kappa(5, 2) == 0.25
+(True, True)
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy import special
+
+from .line import lines
+from .network import Network, _as_matrix
+
+__all__ = [
+    "kappa",
+    "Box",
+    "Ball",
+    "CroftonEstimate",
+    "boundary_volume",
+    "vertex_volume",
+    "random_directions",
+    "random_planes",
+]
+
+Kind = Literal["linear", "activation"]
+
+
+def kappa(n: int, k: int) -> float:
+    """The Crofton constant κ_{n,k} (THEORY.md §4): mean over random k-directions E of
+    ∫_{E⊥} #((E + y) ∩ M) dy, divided by vol_{n-k}(M), for M of dimension n - k in R^n.
+
+    >>> kappa(3, 1)
+    0.5
+    """
+    n, k = int(n), int(k)
+    if not (1 <= k <= n):
+        raise ValueError(f"kappa: need 1 <= k <= n, got n={n}, k={k}")
+    logv = 0.0
+    for i in range(k):
+        logv += (
+            special.gammaln((n - i) / 2) + special.gammaln((k - i + 1) / 2)
+            - special.gammaln((n - i + 1) / 2) - special.gammaln((k - i) / 2)
+        )
+    return float(math.exp(logv))
+
+
+def _unit_ball_volume(n: int) -> float:
+    return float(math.pi ** (n / 2) / special.gamma(n / 2 + 1))
+
+
+@dataclass(frozen=True, eq=False)
+class Box:
+    """The axis-parallel box [low, high] ⊂ R^n (``Box.cube(n, r)`` for [-r, r]^n)."""
+
+    low: np.ndarray
+    high: np.ndarray
+
+    def __post_init__(self) -> None:
+        lo = np.atleast_1d(_as_matrix(self.low, "low")).reshape(-1)
+        hi = np.atleast_1d(_as_matrix(self.high, "high")).reshape(-1)
+        if lo.shape != hi.shape or not np.all(np.isfinite(lo)) or not np.all(np.isfinite(hi)) or np.any(hi <= lo):
+            raise ValueError(f"Box: low and high must be finite vectors of one length with low < high, got {lo} and {hi}")
+        object.__setattr__(self, "low", lo)
+        object.__setattr__(self, "high", hi)
+
+    @classmethod
+    def cube(cls, n: int, r: float = 1.0) -> "Box":
+        return cls(-r * np.ones(int(n)), r * np.ones(int(n)))
+
+    @property
+    def dim(self) -> int:
+        return int(self.low.size)
+
+    @property
+    def volume(self) -> float:
+        return float(np.prod(self.high - self.low))
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.low + (self.high - self.low) * rng.random((int(n), self.dim))
+
+    def contains(self, X: np.ndarray) -> np.ndarray:
+        return np.all((X >= self.low) & (X <= self.high), axis=-1)
+
+    def chord(self, X: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ends of the chords {x + t v} ∩ K for points x inside and directions v (row-wise)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1 = (self.low - X) / V
+            t2 = (self.high - X) / V
+        tmin = np.where(V != 0, np.minimum(t1, t2), -np.inf).max(axis=1)
+        tmax = np.where(V != 0, np.maximum(t1, t2), np.inf).min(axis=1)
+        return X + tmin[:, None] * V, X + tmax[:, None] * V
+
+    def section(self, x: np.ndarray, P: np.ndarray) -> np.ndarray:
+        """The convex polygon {x + P s} ∩ K, as (m, 2) vertices in plane coordinates s (CCW)."""
+        # box half-planes in s: low_i <= x_i + P_i s <= high_i; clip a big square
+        R = 2.0 * float(np.linalg.norm(self.high - self.low)) + 1.0
+        poly = np.array([[-R, -R], [R, -R], [R, R], [-R, R]], dtype=np.float64)
+        for i in range(self.dim):
+            a = P[i]
+            if not np.any(a != 0):
+                continue
+            poly = _clip(poly, a, self.high[i] - x[i])
+            poly = _clip(poly, -a, x[i] - self.low[i])
+        return poly
+
+    def __repr__(self) -> str:
+        if np.all(self.low == self.low[0]) and np.all(self.high == self.high[0]):
+            return f"Box([{self.low[0]:g}, {self.high[0]:g}]^{self.dim})"
+        return f"Box(dim={self.dim}, volume={self.volume:.4g})"
+
+
+@dataclass(frozen=True, eq=False)
+class Ball:
+    """The Euclidean ball of ``radius`` around ``center`` in R^n."""
+
+    center: np.ndarray
+    radius: float
+
+    def __post_init__(self) -> None:
+        c = np.atleast_1d(_as_matrix(self.center, "center")).reshape(-1)
+        r = float(self.radius)
+        if not np.all(np.isfinite(c)) or not (math.isfinite(r) and r > 0):
+            raise ValueError(f"Ball: need a finite center and a positive radius, got radius {self.radius!r}")
+        object.__setattr__(self, "center", c)
+        object.__setattr__(self, "radius", r)
+
+    @property
+    def dim(self) -> int:
+        return int(self.center.size)
+
+    @property
+    def volume(self) -> float:
+        return _unit_ball_volume(self.dim) * self.radius ** self.dim
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        g = rng.normal(size=(int(n), self.dim))
+        g /= np.linalg.norm(g, axis=1, keepdims=True)
+        r = self.radius * rng.random(int(n)) ** (1.0 / self.dim)
+        return self.center + r[:, None] * g
+
+    def contains(self, X: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(X - self.center, axis=-1) <= self.radius
+
+    def chord(self, X: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = X - self.center
+        a = np.einsum("ij,ij->i", V, V)
+        b = np.einsum("ij,ij->i", d, V)
+        c = np.einsum("ij,ij->i", d, d) - self.radius ** 2
+        root = np.sqrt(np.maximum(b * b - a * c, 0.0))
+        return X + ((-b - root) / a)[:, None] * V, X + ((-b + root) / a)[:, None] * V
+
+    def section(self, x: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, float]:
+        """The disk {x + P s} ∩ K (P orthonormal columns): its center in s and radius."""
+        s0 = P.T @ (self.center - x)
+        off = (self.center - x) - P @ s0
+        r2 = self.radius ** 2 - float(off @ off)
+        return s0, math.sqrt(max(r2, 0.0))
+
+    def __repr__(self) -> str:
+        return f"Ball(dim={self.dim}, radius={self.radius:g})"
+
+
+def _clip(poly: np.ndarray, a: np.ndarray, c: float) -> np.ndarray:
+    """Clip a convex polygon to the half-plane a·s <= c (Sutherland-Hodgman)."""
+    if poly.shape[0] == 0:
+        return poly
+    v = poly @ a - c
+    out = []
+    m = poly.shape[0]
+    for i in range(m):
+        j = (i + 1) % m
+        if v[i] <= 0:
+            out.append(poly[i])
+        if v[i] * v[j] < 0:
+            lam = v[i] / (v[i] - v[j])
+            out.append(poly[i] + lam * (poly[j] - poly[i]))
+    return np.array(out).reshape(-1, 2)
+
+
+def _polygon_area(poly: np.ndarray) -> float:
+    if poly.shape[0] < 3:
+        return 0.0
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _inside_polygon(poly: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """Points S (m, 2) strictly inside the convex polygon (either orientation)."""
+    if poly.shape[0] < 3 or S.shape[0] == 0:
+        return np.zeros(S.shape[0], bool)
+    e = np.roll(poly, -1, axis=0) - poly
+    rel = S[:, None, :] - poly[None, :, :]
+    cross = e[None, :, 0] * rel[:, :, 1] - e[None, :, 1] * rel[:, :, 0]
+    return np.all(cross > 0, axis=1) | np.all(cross < 0, axis=1)
+
+
+def random_directions(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """(n, dim) unit vectors, uniform on the sphere."""
+    V = rng.normal(size=(int(n), int(dim)))
+    return V / np.linalg.norm(V, axis=1, keepdims=True)
+
+
+def random_planes(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """(n, dim, 2) orthonormal pairs spanning uniformly random 2-planes (Haar measure)."""
+    G = rng.normal(size=(int(n), int(dim), 2))
+    Q, R = np.linalg.qr(G)
+    return Q * np.sign(np.diagonal(R, axis1=1, axis2=2))[:, None, :]
+
+
+@dataclass(frozen=True)
+class CroftonEstimate:
+    """An unbiased Crofton estimate of a boundary volume inside a domain K.
+
+    ``value`` estimates E-free vol_{n-k}(B ∩ K) for the given network (k = 1: ``kind`` boundary,
+    k = 2: its (n-2)-dimensional vertex set), ``density`` the same divided by vol(K); ``se`` and
+    ``density_se`` are standard errors over the ``n`` i.i.d. random sections.
+    """
+
+    value: float
+    se: float
+    density: float
+    density_se: float
+    k: int
+    kind: str
+    n: int
+    samples: np.ndarray  # per-section unbiased estimates of vol_{n-k}(B ∩ K)
+
+    def __repr__(self) -> str:
+        return f"CroftonEstimate(k={self.k}, {self.kind}: {self.value:.5g} ± {self.se:.2g}, n={self.n})"
+
+
+def _check(net: Network, domain: Any, kind: str, n: int) -> None:
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a linregions.Network, got {type(net).__name__}")
+    if not isinstance(domain, (Box, Ball)):
+        raise TypeError(f"domain must be a crofton.Box or crofton.Ball, got {type(domain).__name__}")
+    if domain.dim != net.n_in:
+        raise ValueError(f"domain has dimension {domain.dim} but the network has {net.n_in} inputs")
+    if kind not in ("linear", "activation"):
+        raise ValueError(f"kind must be 'linear' or 'activation', got {kind!r}")
+    if int(n) < 2:
+        raise ValueError(f"n (number of random sections) must be at least 2, got {n}")
+
+
+def boundary_volume(net: Network, domain: Box | Ball, *, kind: Kind = "linear", n: int = 1000,
+                    seed: int | np.random.Generator | None = 0) -> CroftonEstimate:
+    """Unbiased estimate of vol_{n-1}(B ∩ K) from exact crossings of ``n`` random chords.
+
+    B is the linear-region boundary B_N (``kind="linear"``) or the activation-region boundary
+    (``"activation"``). Each chord is the section of K by the line through a uniform point of K
+    in a uniform direction; its crossings come from ``linregions.line.lines`` (exact), and
+    vol(K) · #crossings / length / κ_{n,1} is an unbiased estimate (module docstring).
+
+    >>> from linregions import random_mlp
+    >>> est = boundary_volume(random_mlp(3, [8]), Ball(np.zeros(3), 1.0), n=200)
+    >>> est.k
+    1
+    """
+    _check(net, domain, kind, n)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    X = domain.sample(rng, n)
+    V = random_directions(rng, n, domain.dim)
+    A, Bq = domain.chord(X, V)
+    batch = lines(net, A, Bq, progress=n > 5000)
+    cnt = batch.num_regions(kind) - 1
+    L = np.linalg.norm(Bq - A, axis=1)
+    kap = kappa(domain.dim, 1)
+    samples = domain.volume * cnt / L / kap
+    return _result(samples, domain.volume, 1, kind)
+
+
+def _result(samples: np.ndarray, vol: float, k: int, kind: str) -> CroftonEstimate:
+    m = samples.size
+    val = float(samples.mean())
+    se = float(samples.std(ddof=1) / math.sqrt(m))
+    return CroftonEstimate(val, se, val / vol, se / vol, k, kind, m, samples)
+
+
+def vertex_volume(net: Network, domain: Box | Ball, *, kind: Kind = "linear", n: int = 200,
+                  seed: int | np.random.Generator | None = 0, max_regions: int | None = None) -> CroftonEstimate:
+    """Unbiased estimate of vol_{n-2}(B_{N,2} ∩ K) from exact vertex counts in random 2-planes.
+
+    Each section is the plane through a uniform point of K with a Haar-random 2-direction; its
+    vertices (points where two boundary pieces of the given kind cross) come from
+    ``linregions.plane.plane`` on a rectangle around the section, and those inside the section
+    are counted: vol(K) · #vertices / area / κ_{n,2} is unbiased. Needs n_in >= 2.
+    """
+    _check(net, domain, kind, n)
+    if domain.dim < 2:
+        raise ValueError("vertex_volume needs an input dimension of at least 2")
+    from .plane import plane
+
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    X = domain.sample(rng, n)
+    Ps = random_planes(rng, n, domain.dim)
+    kap = kappa(domain.dim, 2)
+    samples = np.empty(n)
+    kw = {} if max_regions is None else {"max_regions": max_regions}
+    for i in range(n):
+        x, P = X[i], Ps[i]
+        if isinstance(domain, Ball):
+            c, r = domain.section(x, P)
+            area = math.pi * r * r
+            bounds = (c[0] - r, c[0] + r, c[1] - r, c[1] + r)
+            part = plane(net, x, P, bounds, **kw)
+            S = _vertex_coords(part, kind)
+            inside = np.linalg.norm(S - c, axis=1) < r
+        else:
+            poly = domain.section(x, P)
+            area = _polygon_area(poly)
+            lo, hi = poly.min(axis=0), poly.max(axis=0)
+            part = plane(net, x, P, (lo[0], hi[0], lo[1], hi[1]), **kw)
+            S = _vertex_coords(part, kind)
+            inside = _inside_polygon(poly, S)
+        samples[i] = domain.volume * inside.sum() / area / kap if area > 0 else 0.0
+    return _result(samples, domain.volume, 2, kind)
+
+
+def _vertex_coords(part: Any, kind: str) -> np.ndarray:
+    """Plane coordinates of the interior vertices of the given kind of a PlanePartition."""
+    if hasattr(part, "vertex_points"):
+        return np.asarray(part.vertex_points(kind), dtype=np.float64).reshape(-1, 2)
+    raise NotImplementedError("linregions.plane.PlanePartition does not expose vertex coordinates by kind")

@@ -1,0 +1,549 @@
+"""Exact distance from inputs to the boundary of their region (THEORY.md §3 Cor. 8, §4).
+
+Two kinds of region (THEORY.md §1), two distances:
+
+- ``kind="activation"``: the distance from x to the boundary of its *activation region* (constant
+  activation pattern). On that region every pre-activation u_z is affine, so the region is the
+  convex polytope ``{y : xi_{p_z} <= u_z(x) + grad u_z . (y - x) <= xi_{p_z + 1} for all z}``
+  (p_z the piece of z at x, all neurons of all layers, with the region's gradients). For x inside a
+  convex polytope the distance to its boundary is the distance to its complement, a union of open
+  half-spaces, hence the minimum over constraints of the distance to the constraint's hyperplane:
+
+      dist(x, boundary) = min_z min_{xi in {xi_p, xi_{p+1}}} |u_z(x) - xi| / ||grad u_z(x)||,
+
+  the measure of the paper (THEORY.md §4). The nearest boundary point is
+  ``x - (u_z(x) - xi) grad u_z / ||grad u_z||^2`` for the minimising neuron; it lies in the closure
+  of the region. Neurons with ``grad u_z = 0`` on the region (dead upstream) and passthrough units
+  never switch there and are skipped. Vectorised in torch (CPU or CUDA): one forward pass that
+  carries the Jacobians ``J_l = W_l D_{l-1} J_{l-1}`` of every layer, chunked to bound memory.
+
+- ``kind="linear"``: the distance from x to B_N = {y : grad N is discontinuous at y}, the boundary
+  of the *linear region* of x (activation regions glued across facets where the output's slope does
+  not jump). See :func:`distance_to_boundary` for the search, its cost and its budget.
+
+With probability one, distance(x, B_N) >= the activation distance, with equality when the facet
+nearest to x is a facet of a good neuron (every neuron good: always equal).
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy.optimize import linprog, nnls
+
+from .network import Network, _as_matrix
+from .tolerances import SLOPE_RTOL, SNAP_RTOL
+
+__all__ = ["Distances", "distance_to_boundary", "activation_distance", "linear_distance", "FACET_RTOL", "TIGHT_RTOL"]
+
+#: A hyperplane H of a constraint bounds a true facet of an activation region R (an (n-1)-dimensional
+#: face) when a ball of radius ``FACET_RTOL * L`` inside H fits in R (L: the length scale of the
+#: problem, ``max(||x||, ||y||, distance)``). The radius is found by an LP solved by HiGHS with
+#: feasibility tolerance ``_LP_TOL`` (1e-10 of L), two orders below this threshold. Genuine facets of
+#: networks with continuous parameter laws are ~1/#neurons of L wide; a facet thinner than 1e-8 L
+#: is treated as a lower-dimensional face (missed), which happens with probability ~1e-8 per facet.
+FACET_RTOL = 1e-8
+
+#: The nearest point y of a facet candidate is taken to be in the facet's relative interior (so that
+#: the facet is (n-1)-dimensional without an LP) when every other constraint has slack above
+#: ``TIGHT_RTOL * L`` there. This only decides whether the LP of ``FACET_RTOL`` is needed: a slack
+#: wrongly judged tight costs one LP, never a wrong answer; a constraint judged slack has a slack at
+#: least 1e5 times the rounding of the least-distance solve (~1e-14 L).
+TIGHT_RTOL = 1e-9
+
+_LP_TOL = 1e-10
+#: Peak memory target (bytes) of one chunk of inputs in the torch path of kind="activation".
+_CHUNK_BYTES = 128 * 2**20
+#: Seed of the fixed generic directions that break ties when a point lies on several boundaries.
+_TIE_SEED = 20190131
+
+Kind = Literal["activation", "linear"]
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class Distances:
+    """Distances from a batch of inputs to the boundary of their region.
+
+    Attributes
+    ----------
+    kind : "activation" or "linear" (which region's boundary).
+    x : (B, n_in) the inputs.
+    distance : (B,) the exact distance (``inf`` when no neuron can switch: no boundary at all).
+    layer, unit : (B,) the neuron (0-based hidden layer, unit) whose switch is at the nearest
+        boundary point (-1 when none). Ties: the first found (lowest layer for kind="activation").
+    breakpoint : (B,) 0-based index j of the breakpoint xi_j it reaches there (-1 when none).
+    nearest : (B, n_in) the nearest boundary point (NaN when none).
+    exact : (B,) bool; False only for kind="linear" where the search hit its budget: then
+        ``distance`` is an upper bound (the nearest linear boundary found, possibly inf) and
+        ``lower`` a lower bound.
+    lower : (B,) lower bound of the distance (equal to ``distance`` where exact).
+    regions : (B,) activation regions examined (1 for kind="activation").
+    """
+
+    kind: str
+    x: np.ndarray
+    distance: np.ndarray
+    layer: np.ndarray
+    unit: np.ndarray
+    breakpoint: np.ndarray
+    nearest: np.ndarray
+    exact: np.ndarray
+    lower: np.ndarray
+    regions: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.distance.shape[0])
+
+    def __repr__(self) -> str:
+        d = self.distance[np.isfinite(self.distance)]
+        mean = f"{d.mean():.4g}" if d.size else "nan"
+        extra = "" if self.exact.all() else f", inexact={int((~self.exact).sum())}"
+        return f"Distances(kind={self.kind}, n={len(self)}, mean={mean}, min={self.distance.min(initial=np.inf):.4g}{extra})"
+
+
+def _check(net: Any, X: Any, kind: str) -> np.ndarray:
+    if not isinstance(net, Network):
+        raise TypeError(f"net: expected a linregions.Network (use Network.from_torch for torch modules), got {type(net).__name__}")
+    if kind not in ("activation", "linear"):
+        raise ValueError(f"kind must be 'activation' or 'linear', got {kind!r}")
+    return net._check_inputs(X)
+
+
+def distance_to_boundary(
+    net: Network,
+    X: Any,
+    kind: Kind = "activation",
+    *,
+    device: Any = None,
+    chunk_size: int | None = None,
+    max_regions: int = 2000,
+    progress: bool = False,
+) -> Distances:
+    """Exact distance from each input to the boundary of its activation or linear region.
+
+    Parameters
+    ----------
+    net : the network.
+    X : (B, n_in) or (n_in,) inputs (numpy, torch or lists).
+    kind : "activation" — the boundary of the activation region (THEORY.md §4: min over neurons
+        and the breakpoints on either side of |u_z(x) - xi| / ||grad u_z(x)||, exact because the
+        region is convex; see the module docstring). "linear" — B_N, where grad N jumps.
+    device : torch device for kind="activation" (e.g. "cuda"); default CPU.
+    chunk_size : inputs per torch chunk (default: from a 128 MiB memory target).
+    max_regions : kind="linear" only: budget of activation regions examined per input.
+    progress : tqdm progress bar (chunks, or inputs for kind="linear").
+
+    Cost and limits of kind="linear" (best-first search over activation regions): starting from
+    the activation region of x, candidate facets are taken in the order of a lower bound of their
+    distance (the distance to their hyperplane, or to their region); each candidate gets its exact
+    distance from x by a least-distance program (Lawson-Hanson: NNLS, finite, exact up to
+    rounding), is checked to be a true (n-1)-dimensional facet (an LP in HiGHS, only when the
+    nearest point touches other constraints), and is crossed: the pattern on the other side comes
+    from a one-sided forward pass at a point of the facet. Where the output's Jacobian jumps
+    across it (``SLOPE_RTOL``, as in ``line``) the facet is part of B_N and bounds the answer;
+    otherwise the region beyond is pushed with the facet's distance as key. The search stops when
+    the smallest key is at least the best boundary distance: every activation region of the linear
+    region closer to x than the answer is examined once. Each region costs one forward pass with
+    Jacobians (O(sum n_l n_{l-1} n_in)) plus one NNLS of size (n_in + 1) x (#constraints) per
+    candidate facet closer than the current best. Fine for n_in up to ~10 and a few hundred
+    neurons (milliseconds to a second per input); in high dimension the number of regions in
+    the ball grows quickly: past ``max_regions`` regions the search stops and the result says
+    ``exact=False`` with ``distance`` an upper bound and ``lower`` a lower bound.
+
+    Returns
+    -------
+    Distances (numpy arrays).
+
+    >>> from linregions import random_mlp
+    >>> net = random_mlp(2, [16, 16], seed=0)
+    >>> X = np.random.default_rng(0).normal(size=(5, 2))
+    >>> act = distance_to_boundary(net, X, "activation")
+    >>> lin = distance_to_boundary(net, X, "linear")
+    >>> bool(np.all(lin.distance >= act.distance * (1 - 1e-12)))
+    True
+    """
+    X = _check(net, X, kind)
+    if kind == "activation":
+        return activation_distance(net, X, device=device, chunk_size=chunk_size, progress=progress)
+    if device is not None and str(device) != "cpu":
+        raise ValueError(f"device: kind='linear' runs on the CPU (scipy LP/NNLS), got device={device!r}")
+    return linear_distance(net, X, max_regions=max_regions, progress=progress)
+
+
+# ----------------------------------------------------------------------------------------------
+# kind="activation": vectorised torch path
+
+
+def activation_distance(
+    net: Network, X: Any, *, device: Any = None, chunk_size: int | None = None, progress: bool = False
+) -> Distances:
+    """Distance to the activation-region boundary (THEORY.md §4), batched in torch.
+
+    One forward pass per chunk carries the Jacobian of every layer (``J_l = W_l D_{l-1} J_{l-1}``,
+    shape (chunk, n_l, n_in)), takes each neuron's two neighbouring breakpoints and keeps the
+    smallest |u - xi| / ||grad u||. A pre-activation within ``SNAP_RTOL`` of a breakpoint counts as
+    on it (distance 0, as in ``line``). See ``distance_to_boundary``.
+
+    >>> from linregions import random_mlp
+    >>> net = random_mlp(3, [8, 8], seed=0)
+    >>> r = activation_distance(net, np.zeros((2, 3)) + 0.5)
+    >>> r.distance.shape, bool(r.exact.all())
+    ((2,), True)
+    """
+    import torch
+
+    X = _check(net, X, "activation")
+    if chunk_size is not None and (not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    try:
+        dev = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device: not a torch device ({e})") from None
+    B, n = X.shape
+    per_input = 8 * n * (3 * max(net.widths) + 2) + 64 * sum(net.widths)
+    chunk = int(chunk_size or max(1, min(B, _CHUNK_BYTES // per_input)))
+    Ws, bs = net.tensors(device=dev)
+    absW = [W.abs() for W in Ws]
+    xis = [torch.as_tensor(a.breakpoints, dtype=torch.float64, device=dev) for a in net.activations]
+    sw = [torch.as_tensor(net.switching(l), device=dev) for l in range(net.depth)]
+    out = {k: [] for k in ("distance", "layer", "unit", "breakpoint", "nearest")}
+    starts = range(0, B, chunk)
+    if progress and len(starts) > 1:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="distance (activation)", unit="chunk")
+    with torch.no_grad():
+        for s in starts:
+            xb = torch.as_tensor(X[s : s + chunk], dtype=torch.float64, device=dev)
+            res = _activation_chunk(net, xb, Ws, bs, absW, xis, sw)
+            for k, v in res.items():
+                out[k].append(v.cpu().numpy())
+    cat = {k: np.concatenate(v) for k, v in out.items()}
+    return Distances(
+        kind="activation", x=X, distance=cat["distance"], layer=cat["layer"], unit=cat["unit"],
+        breakpoint=cat["breakpoint"], nearest=cat["nearest"], exact=np.ones(B, bool),
+        lower=cat["distance"].copy(), regions=np.ones(B, np.int64),
+    )
+
+
+def _activation_chunk(net, x, Ws, bs, absW, xis, sw) -> dict:
+    import torch
+
+    B, n = x.shape
+    dev = x.device
+    inf = torch.tensor(math.inf, dtype=torch.float64, device=dev)
+    best = torch.full((B,), math.inf, dtype=torch.float64, device=dev)
+    layer = torch.full((B,), -1, dtype=torch.int64, device=dev)
+    unit = torch.full((B,), -1, dtype=torch.int64, device=dev)
+    bp = torch.full((B,), -1, dtype=torch.int64, device=dev)
+    step = torch.zeros(B, dtype=torch.float64, device=dev)  # signed |u - xi| / ||g||^2 along g
+    grad = torch.zeros(B, n, dtype=torch.float64, device=dev)
+    rows = torch.arange(B, device=dev)
+    a, J = x, None
+    for l in range(net.depth):
+        W, b, xi = Ws[l], bs[l], xis[l]
+        T = xi.numel()
+        u = a @ W.T + b
+        if J is None:  # layer 0: the gradients are the rows of W_0, the same for every input
+            gsq = (W * W).sum(1).expand(B, -1)
+        else:
+            G = torch.matmul(W, J)  # (B, n_l, n)
+            gsq = (G * G).sum(2)
+        tol = SNAP_RTOL * (a.abs() @ absW[l].T + b.abs() + xi.abs().max())
+        p = net.piece(l, u)
+        lo_ok = (p >= 1) & sw[l]
+        hi_ok = (p <= T - 1) & sw[l]
+        slack_lo = torch.where(lo_ok, u - xi[(p - 1).clamp(0, T - 1)], inf)
+        slack_hi = torch.where(hi_ok, xi[p.clamp(0, T - 1)] - u, inf)
+        slack_lo = torch.where(slack_lo <= tol, torch.zeros_like(slack_lo), slack_lo)
+        slack_hi = torch.where(slack_hi <= tol, torch.zeros_like(slack_hi), slack_hi)
+        live = gsq > 0
+        gn = torch.sqrt(torch.where(live, gsq, torch.ones_like(gsq)))
+        d_lo = torch.where(live, slack_lo / gn, inf)
+        d_hi = torch.where(live, slack_hi / gn, inf)
+        use_hi = d_hi < d_lo
+        d = torch.where(use_hi, d_hi, d_lo)
+        dmin, z = d.min(dim=1)
+        better = dmin < best
+        if bool(better.any()):
+            best = torch.where(better, dmin, best)
+            layer = torch.where(better, torch.full_like(layer, l), layer)
+            unit = torch.where(better, z, unit)
+            hi = use_hi[rows, z]
+            pz = p[rows, z]
+            bp = torch.where(better, torch.where(hi, pz, pz - 1), bp)
+            sl = torch.where(hi, slack_hi[rows, z], -slack_lo[rows, z])
+            step = torch.where(better, sl / gsq[rows, z].clamp_min(torch.finfo(torch.float64).tiny), step)
+            gz = W[z] if J is None else G[rows, z]
+            grad = torch.where(better[:, None], gz, grad)
+        q = net.slope(l, p).to(torch.float64)
+        a = net.activate(l, u)
+        J = q[:, :, None] * (W.expand(B, -1, -1) if J is None else G)
+    nearest = torch.where(torch.isfinite(best)[:, None], x + step[:, None] * grad, torch.full_like(x, math.nan))
+    return dict(distance=best, layer=layer, unit=unit, breakpoint=bp, nearest=nearest)
+
+
+# ----------------------------------------------------------------------------------------------
+# kind="linear": best-first search over activation regions
+
+
+def _directional_pattern(net: Network, p: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Activation pattern just beyond p in direction dirs[0] (ties broken by dirs[1], dirs[2], ...).
+
+    A neuron within ``SNAP_RTOL`` of a breakpoint at p takes the piece on the side its first
+    non-zero directional derivative points to (derivatives through the one-sided pieces of the
+    layers below); a neuron at a breakpoint along every direction keeps the right piece.
+    """
+    a = p[None, :]
+    da = dirs
+    pat = []
+    for l, act in enumerate(net.activations):
+        W, b, xi = net.weights[l], net.biases[l], act.breakpoints
+        u = a @ W.T + b  # (1, n_l)
+        du = da @ W.T  # (k, n_l)
+        tol = SNAP_RTOL * (np.abs(a) @ np.abs(W).T + np.abs(b) + np.abs(xi).max())
+        dtol = SNAP_RTOL * (np.abs(da) @ np.abs(W).T)
+        piece = np.asarray(net.piece(l, u)).copy()
+        for j, x in enumerate(xi):
+            on = (np.abs(u - x) <= tol)[0] & net.switching(l)
+            if not on.any():
+                continue
+            sgn = np.where(np.abs(du[:, on]) > dtol[:, on], np.sign(du[:, on]), 0.0)
+            first = np.argmax(sgn != 0, axis=0)
+            s = sgn[first, np.arange(sgn.shape[1])]
+            piece[0, on] = np.where(s < 0, j, j + 1)
+        piece = piece[0]
+        pat.append(piece.astype(np.int16))
+        q = net.slope(l, piece)
+        a = _piece_apply(net, l, piece, u)
+        da = q * du
+    return tuple(pat)
+
+
+def _piece_affine(net: Network, l: int, piece: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Slope and offset of each unit's piece in hidden layer l: a = q u + c on that piece."""
+    act = net.activations[l]
+    q = np.asarray(net.slope(l, piece), dtype=np.float64)
+    k = np.clip(piece - 1, 0, act.T - 1)
+    phis = act.values_at_breakpoints
+    phi = phis[np.arange(phis.shape[0]), k] if act.per_unit else phis[k]
+    c = phi - q * act.breakpoints[k]
+    c = np.where(net.switching(l), c, 0.0)
+    return q, c
+
+
+def _piece_apply(net: Network, l: int, piece: np.ndarray, u: np.ndarray) -> np.ndarray:
+    q, c = _piece_affine(net, l, piece)
+    return q * u + c
+
+
+@dataclass
+class _Region:
+    pattern: tuple
+    A: np.ndarray  # (m, n) unit-norm constraint normals: A y <= c
+    c: np.ndarray
+    group: np.ndarray  # (m,) id of the coincident-hyperplane group of each constraint
+    info: np.ndarray  # (m, 3) layer, unit, breakpoint of each constraint
+    J: np.ndarray  # output Jacobian on the region
+
+
+def _region(net: Network, pattern: tuple) -> _Region:
+    """H-representation of the activation region of ``pattern`` and the output's Jacobian there."""
+    G, h = net.weights[0], net.biases[0]
+    rows_A, rows_c, info = [], [], []
+    for l, act in enumerate(net.activations):
+        if l > 0:
+            q, c = _piece_affine(net, l - 1, pattern[l - 1])
+            W = net.weights[l]
+            G, h = W @ (q[:, None] * G), W @ (q * h + c) + net.biases[l]
+        xi, p = act.breakpoints, pattern[l].astype(np.int64)
+        norm = np.linalg.norm(G, axis=1)
+        live = (norm > 0) & net.switching(l)
+        lo = np.nonzero(live & (p >= 1))[0]
+        hi = np.nonzero(live & (p <= act.T - 1))[0]
+        # u >= xi[p-1]:  -G y <= h - xi[p-1];   u <= xi[p]:  G y <= xi[p] - h
+        rows_A += [-G[lo] / norm[lo, None], G[hi] / norm[hi, None]]
+        rows_c += [(h[lo] - xi[p[lo] - 1]) / norm[lo], (xi[p[hi]] - h[hi]) / norm[hi]]
+        info += [np.stack([np.full(lo.size, l), lo, p[lo] - 1], 1), np.stack([np.full(hi.size, l), hi, p[hi]], 1)]
+    q, c = _piece_affine(net, net.depth - 1, pattern[-1])
+    J = net.weights[-1] @ (q[:, None] * G)
+    A = np.concatenate(rows_A) if rows_A else np.zeros((0, net.n_in))
+    cc = np.concatenate(rows_c) if rows_c else np.zeros(0)
+    inf = np.concatenate(info).astype(np.int64) if info else np.zeros((0, 3), np.int64)
+    return _Region(pattern, A, cc, _groups(A, cc), inf, J)
+
+
+def _groups(A: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Group constraints whose hyperplanes and sides coincide (within ``SNAP_RTOL``)."""
+    m = A.shape[0]
+    g = np.arange(m)
+    if m < 2:
+        return g
+    scale = 1.0 + np.abs(c).max()
+    close = (A @ A.T >= 1 - SNAP_RTOL) & (np.abs(c[:, None] - c[None, :]) <= SNAP_RTOL * scale)
+    for i in range(m):
+        j = np.argmax(close[i])  # first member of i's group
+        g[i] = g[j]
+    return g
+
+
+def _least_distance(A: np.ndarray, c: np.ndarray, x: np.ndarray, eq: tuple | None = None):
+    """Nearest point to x of {y : A y <= c} (and a.y = b when ``eq=(a, b)``), or None if empty.
+
+    Least-distance programming by NNLS (Lawson & Hanson, ch. 23): min ||w|| s.t. G w >= h is
+    solved by u = argmin_{u>=0} ||[G^T; h^T] u - e_{n+1}||, w = -r[:n] / r[n] (r the residual);
+    the result is then polished by the minimum-norm solution on the constraints NNLS made active.
+    """
+    n = x.size
+    Gm, hv = -A, A @ x - c
+    if eq is not None:
+        a, b = eq
+        Gm = np.vstack([Gm, a[None], -a[None]])
+        hv = np.concatenate([hv, [b - a @ x, a @ x - b]])
+    if Gm.shape[0] == 0:
+        return x.copy(), 0.0
+    sigma = float(np.abs(hv).max())
+    if sigma == 0.0:
+        return x.copy(), 0.0
+    E = np.vstack([Gm.T, hv[None] / sigma])
+    f = np.zeros(n + 1)
+    f[n] = 1.0
+    try:
+        u, _ = nnls(E, f, maxiter=50 * (n + 1 + Gm.shape[0]))
+    except RuntimeError:  # pragma: no cover - iteration limit
+        return None
+    r = E @ u - f
+    if -r[n] <= 1e-12:
+        return None  # E u = f solvable: the constraints are inconsistent (or infinitely far)
+    w = -r[:n] / r[n] * sigma
+    act = u > 0
+    if act.any():  # polish: min-norm solution of the active constraints as equalities
+        w2 = np.linalg.lstsq(Gm[act], hv[act], rcond=None)[0]
+        if np.all(Gm @ w2 >= hv - 1e-12 * sigma) and np.linalg.norm(w2) <= np.linalg.norm(w) * (1 + 1e-9) + 1e-300:
+            w = w2
+    viol = hv - Gm @ w
+    if viol.max(initial=0.0) > 1e-9 * (sigma + np.linalg.norm(w)):
+        return None
+    return x + w, float(np.linalg.norm(w))
+
+
+def _facet_center(R: _Region, i: int, y: np.ndarray, L: float) -> np.ndarray | None:
+    """A point of the facet of constraint group i of R with an in-plane ball of radius
+    > FACET_RTOL * L inside R, or None when R meets that hyperplane in a lower-dimensional face."""
+    a = R.A[i]
+    other = R.group != R.group[i]
+    Ao, so = R.A[other], R.c[other] - R.A[other] @ y
+    s_t = np.linalg.norm(Ao - (Ao @ a)[:, None] * a[None], axis=1)
+    n = a.size
+    # variables (omega, tau), y' = y + L omega; maximise tau
+    A_ub = np.hstack([Ao, s_t[:, None]])
+    b_ub = so / L
+    A_eq = np.concatenate([a, [0.0]])[None]
+    cost = np.zeros(n + 1)
+    cost[-1] = -1.0
+    bounds = [(None, None)] * n + [(0.0, 1.0)]
+    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=[0.0], bounds=bounds, method="highs",
+                  options=dict(primal_feasibility_tolerance=_LP_TOL, dual_feasibility_tolerance=_LP_TOL))
+    if res.status != 0 or -res.fun <= FACET_RTOL:
+        return None
+    p = y + L * res.x[:n]
+    return p - (a @ p - R.c[i]) * a
+
+
+def _search_one(net: Network, x: np.ndarray, max_regions: int, dirs: np.ndarray):
+    """Best-first search for the nearest facet of B_N; see ``distance_to_boundary``."""
+    P0 = _directional_pattern(net, x, dirs)
+    key0 = b"".join(p.tobytes() for p in P0)
+    regions: dict[bytes, _Region] = {}
+    heap: list = [(0.0, 0, "R", key0, P0)]
+    count = 1
+    best, best_info, best_y = math.inf, (-1, -1, -1), None
+    visited: set[bytes] = set()
+    lower, exact = None, True
+    xnorm = float(np.linalg.norm(x))
+    while heap:
+        key, _, typ, rk, payload = heap[0]
+        if key >= best:
+            break
+        heapq.heappop(heap)
+        if typ == "R":
+            if rk in visited:
+                continue
+            if len(visited) >= max_regions:
+                lower, exact = key, False
+                break
+            visited.add(rk)
+            R = regions.get(rk) or _region(net, payload)
+            regions[rk] = R
+            lb_R = 0.0 if key == 0.0 else (_least_distance(R.A, R.c, x) or (None, key))[1]
+            hyper = np.abs(R.A @ x - R.c)
+            for i in np.unique(R.group):
+                lb = max(lb_R, float(hyper[i]))
+                if lb < best:
+                    heapq.heappush(heap, (lb, count, "F", rk, int(i)))
+                    count += 1
+        elif typ == "F":
+            R, i = regions[rk], payload
+            sol = _least_distance(R.A[R.group != i], R.c[R.group != i], x, eq=(R.A[i], R.c[i]))
+            if sol is None or sol[1] >= best:
+                continue
+            heapq.heappush(heap, (sol[1], count, "F*", rk, (i, sol[0])))
+            count += 1
+        else:  # "F*": exact distance known; is it a facet, and is it on B_N?
+            R, (i, y) = regions[rk], payload
+            L = max(xnorm, float(np.linalg.norm(y)), key, 1e-300)
+            other = R.group != R.group[i]
+            slack = R.c[other] - R.A[other] @ y
+            p = y if slack.min(initial=np.inf) > TIGHT_RTOL * L else _facet_center(R, i, y, L)
+            if p is None:
+                continue
+            P1 = _directional_pattern(net, p, np.vstack([R.A[i][None], dirs]))
+            k1 = b"".join(q.tobytes() for q in P1)
+            if k1 == rk:  # numerically no crossing here; nothing to add
+                continue
+            R1 = regions.get(k1) or _region(net, P1)
+            regions[k1] = R1
+            jump = np.linalg.norm(R1.J - R.J)
+            if jump > SLOPE_RTOL * (np.linalg.norm(R1.J) + np.linalg.norm(R.J)):
+                if key < best:
+                    best, best_info, best_y = key, tuple(int(v) for v in R.info[i]), y
+            elif k1 not in visited:
+                heapq.heappush(heap, (key, count, "R", k1, P1))
+                count += 1
+    if exact:
+        lower = best
+    else:
+        lower = min(best, lower, min((h[0] for h in heap), default=math.inf))
+    return best, best_info, best_y, exact, lower, len(visited)
+
+
+def linear_distance(net: Network, X: Any, *, max_regions: int = 2000, progress: bool = False) -> Distances:
+    """Distance to B_N, the boundary of the linear region (see ``distance_to_boundary``)."""
+    X = _check(net, X, "linear")
+    if not isinstance(max_regions, (int, np.integer)) or max_regions < 1:
+        raise ValueError(f"max_regions must be a positive integer, got {max_regions!r}")
+    B, n = X.shape
+    rng = np.random.default_rng(_TIE_SEED)
+    dirs = rng.normal(size=(3, n))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    dist = np.full(B, math.inf)
+    info = np.full((B, 3), -1, np.int64)
+    nearest = np.full((B, n), math.nan)
+    exact = np.ones(B, bool)
+    lower = np.full(B, math.inf)
+    regions = np.zeros(B, np.int64)
+    it = range(B)
+    if progress and B > 1:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="distance (linear)", unit="input")
+    for b in it:
+        d, inf_, y, ex, lo, nreg = _search_one(net, X[b], int(max_regions), dirs)
+        dist[b], info[b], exact[b], lower[b], regions[b] = d, inf_, ex, lo, nreg
+        if y is not None:
+            nearest[b] = y
+    return Distances(kind="linear", x=X, distance=dist, layer=info[:, 0], unit=info[:, 1], breakpoint=info[:, 2],
+                     nearest=nearest, exact=exact, lower=lower, regions=regions)

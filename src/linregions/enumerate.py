@@ -1,0 +1,622 @@
+"""The exact polyhedral complex of a network inside a box, in input dimension n <= 4.
+
+Issue #7, part 2. For a network with ``n_in <= 4`` (or its restriction to an affine subspace of
+dimension <= 4, ``origin + basis @ s``), ``complex_in_box`` builds every activation region inside
+the box ``K = [low, high]`` as an explicit convex polytope, together with every face of every
+dimension, and from them:
+
+- the number of activation regions and of linear regions (THEORY.md §1, the two kinds),
+- the per-codimension volumes ``vol_{n-k}(B_{N,k} ∩ K)`` for k = 1..n: the quantities on the
+  left of Theorem 6 (k = 1: the (n-1)-volume of the boundary; k = n: the number of vertices).
+
+Algorithm: exact layer-by-layer splitting of convex polytopes (the n-dimensional version of
+``linregions.line``). Start from the box. Within layer l every region has a constant activation
+pattern of the layers before, so each pre-activation ``u_z`` of layer l is affine on it and its
+values at the region's vertices determine it; for each switching neuron z and breakpoint xi of
+the layer, every current region on which ``u_z - xi`` takes both signs is cut in two. A region
+is kept as its vertex list (V-representation), the pre-activations of the current layer at the
+vertices, and the vertex-constraint incidence (which box facets and which neuron hyperplanes
+each vertex lies on). A cut is exact: vertices are classified by sign, and the new vertices are
+the intersections of the hyperplane with the edges that join a positive and a negative vertex;
+two vertices span an edge when no third vertex lies on every constraint they share (this holds
+for degenerate, non-simple polytopes too). New vertices get their pre-activations by exact
+linear interpolation, like the points of ``line``. After the last layer, the face lattice of
+every region follows from the incidence alone (the facets of a face are the maximal subsets cut
+out by one more constraint), faces shared by several regions are identified through their
+vertex sets (vertices merged across regions at distance <= ``VERTEX_MERGE_RTOL`` times the box
+diameter), and the (n-k)-volume of each face comes from the pyramid formula
+``vol_d(F) = (1/d) * sum_{facets G of F} dist(c_F, aff G) * vol_{d-1}(G)`` (c_F the mean of F's
+vertices), down to edge lengths.
+
+Definitions used for the counts (each face is assessed at the mean of its vertices, a point of
+its relative interior, where every neuron is on a fixed piece or exactly at a breakpoint; a
+neuron at a breakpoint is *tight* on the face):
+
+- activation kind: ``B_{N,k}`` is the union of the (n-k)-dimensional faces of the activation
+  complex that do not lie in the boundary of the box. With probability one (continuous bias
+  laws) exactly k neurons are tight on such a face, so this is Theorem 6's set for the pattern
+  boundary. In degenerate arrangements (zero biases: every first-layer hyperplane through the
+  origin) a face is counted by its dimension (the origin is a vertex however many neurons meet
+  there); ``face_tight`` gives the number of tight neurons if the literal "exactly k"
+  definition is wanted.
+- linear kind: two adjacent regions belong to one linear region when the output's slope does
+  not jump across their common facet (the same test, ``SLOPE_RTOL``, as the ``linear`` flag of
+  ``line``); linear regions are the connected pieces so glued. An interior facet is in
+  ``B_{N,1}`` when the slope jumps across it; a face of dimension n - k, k >= 2, is in
+  ``B_{N,k}`` when at least k of its tight neurons are *good* there (a path of open neurons with
+  non-zero weights to an output, the structural definition of ``line._reachability``; exactly
+  k with probability one). With probability one the slope jumps across a facet exactly when its
+  tight neuron is good (Prop. 9); ``face_good`` allows the comparison.
+
+Volumes are measured in the coordinates s of the box (those of the restricted network when
+``origin``/``basis`` are given; with orthonormal basis columns they are volumes in input space).
+
+>>> from linregions import random_mlp
+>>> net = random_mlp(3, [8, 8], seed=0)
+>>> cx = complex_in_box(net, -1.0, 1.0)
+>>> bool(abs(cx.region_volume.sum() - 8.0) < 1e-9)
+True
+>>> cx.num_regions("linear") <= cx.num_regions("activation")
+True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .line import Kind, _check_kind, _forward_tangent, _open, _reachability, _snap_scale
+from .network import Network, _as_matrix
+from .tolerances import SLOPE_RTOL, SNAP_RTOL
+
+__all__ = ["PolyhedralComplex", "complex_in_box", "MAX_DIM", "VERTEX_MERGE_RTOL"]
+
+#: Largest dimension of the box handled (the face lattice and the number of regions grow fast).
+MAX_DIM = 4
+
+#: Copies of one vertex computed in different regions (by different interpolation paths) agree
+#: to rounding, ~1e-15 of the box's diameter; distinct vertices of a complex with continuous
+#: parameter laws are separated by a positive distance of the order of the region sizes. Copies
+#: closer than ``VERTEX_MERGE_RTOL`` times the box diameter are one vertex; the same margin as
+#: ``tolerances.T_MERGE`` on segments (whose points are 1e-10 of the segment length apart).
+VERTEX_MERGE_RTOL = 1e-10
+
+_DEFAULT_MAX_REGIONS = 200_000
+
+
+# ----------------------------------------------------------------------------------------------
+# result
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class PolyhedralComplex:
+    """The exact activation complex of a network inside a box ``[low, high]`` (dimension n <= 4).
+
+    Regions (the n-dimensional cells, i.e. activation regions intersected with the box):
+
+    - ``region_volume`` (R,), ``region_centroid`` (R, n) (mean of the region's vertices),
+    - ``region_vertices`` / ``region_offsets``: region i has vertices
+      ``vertices[region_vertices[region_offsets[i]:region_offsets[i + 1]]]``,
+    - ``region_states``: per hidden layer, (R, n_l) int16 state codes at the centroid
+      (2p inside piece p, 2j + 1 exactly on breakpoint j, as in ``line``; ``// 2`` gives the
+      activation pattern),
+    - ``region_slopes`` (R, n_out, n) and ``region_intercepts`` (R, n_out): the output's affine
+      map ``N(s) = intercepts + slopes @ s`` on the region,
+    - ``region_linear`` (R,): label of the linear region each activation region belongs to.
+
+    Faces of dimension 0..n-1 (each once, shared by the regions that contain it):
+
+    - ``face_dim``, ``face_volume`` (the dim-dimensional volume; 1 for vertices),
+      ``face_centroid``, ``face_on_box`` (the face lies in the boundary of the box),
+    - ``face_vertices`` / ``face_offsets`` (as for regions),
+    - ``face_tight``, ``face_good``: the number of neurons at a breakpoint on the face and how
+      many of them are good there; ``face_jump``: for interior facets, whether the output's
+      slope jumps across it (False for other faces),
+    - ``facet_regions`` (F, 2): for interior facets, the two regions on either side (else -1).
+
+    ``vertices`` (V, n) are the distinct vertices of the complex (box corners included).
+    """
+
+    low: np.ndarray
+    high: np.ndarray
+    vertices: np.ndarray
+    region_vertices: np.ndarray
+    region_offsets: np.ndarray
+    region_volume: np.ndarray
+    region_centroid: np.ndarray
+    region_states: tuple[np.ndarray, ...]
+    region_slopes: np.ndarray
+    region_intercepts: np.ndarray
+    region_linear: np.ndarray
+    face_dim: np.ndarray
+    face_volume: np.ndarray
+    face_centroid: np.ndarray
+    face_on_box: np.ndarray
+    face_vertices: np.ndarray
+    face_offsets: np.ndarray
+    face_tight: np.ndarray
+    face_good: np.ndarray
+    face_jump: np.ndarray
+    facet_regions: np.ndarray
+
+    # -- sizes -----------------------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        """Dimension n of the box."""
+        return int(self.low.size)
+
+    @property
+    def box_volume(self) -> float:
+        return float(np.prod(self.high - self.low))
+
+    @property
+    def num_faces(self) -> int:
+        return int(self.face_dim.size)
+
+    def region_patterns(self) -> np.ndarray:
+        """(R, total units) activation pattern (piece index; on a breakpoint: the piece to its
+        right) of every region, layers concatenated."""
+        return np.concatenate([s // 2 + (s % 2) for s in self.region_states], axis=1)
+
+    def regions_vertices(self, i: int) -> np.ndarray:
+        """The vertices (m, n) of region i."""
+        return self.vertices[self.region_vertices[self.region_offsets[i] : self.region_offsets[i + 1]]]
+
+    def faces_vertices(self, f: int) -> np.ndarray:
+        """The vertices (m, n) of face f."""
+        return self.vertices[self.face_vertices[self.face_offsets[f] : self.face_offsets[f + 1]]]
+
+    # -- the counts of the theory ----------------------------------------------------------------
+    def num_regions(self, kind: Kind = "linear") -> int:
+        """Number of activation regions, or of linear regions (pieces of N), meeting the box."""
+        _check_kind(kind)
+        if kind == "activation":
+            return int(self.region_volume.size)
+        return int(np.unique(self.region_linear).size)
+
+    def in_boundary(self, k: int, kind: Kind = "linear") -> np.ndarray:
+        """Boolean mask over faces: the faces whose union is B_{N,k} ∩ K (see the module doc)."""
+        _check_kind(kind)
+        n = self.dim
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+            raise ValueError(f"k must be an integer codimension in 1..{n}, got {k!r}")
+        m = (self.face_dim == n - k) & ~self.face_on_box
+        if kind == "activation":
+            return m
+        if k == 1:
+            return m & self.face_jump
+        return m & (self.face_good >= k)
+
+    def volume(self, k: int = 1, kind: Kind = "linear") -> float:
+        """vol_{n-k}(B_{N,k} ∩ K): the left side of Theorem 6 for one network.
+
+        k = 1: the (n-1)-volume of the boundary inside the box (interior facets only);
+        k = n: the number of vertices inside the box.
+        """
+        return float(self.face_volume[self.in_boundary(k, kind)].sum())
+
+    def volumes(self, kind: Kind = "linear") -> np.ndarray:
+        """(n,) array of ``volume(k, kind)`` for k = 1..n."""
+        return np.array([self.volume(k, kind) for k in range(1, self.dim + 1)])
+
+    def num_vertices(self, kind: Kind = "linear") -> int:
+        """Number of vertices of the complex inside the box (= ``volume(n, kind)``)."""
+        return int(self.in_boundary(self.dim, kind).sum())
+
+    def boundary_volume(self, kind: Kind = "linear") -> float:
+        """The (n-1)-volume of B_N ∩ K (= ``volume(1, kind)``)."""
+        return self.volume(1, kind)
+
+    def __repr__(self) -> str:
+        vl, va = self.volumes("linear"), self.volumes("activation")
+        fmt = lambda v: "[" + ", ".join(f"{x:.4g}" for x in v) + "]"  # noqa: E731
+        return (
+            f"PolyhedralComplex(dim={self.dim}, box_volume={self.box_volume:.4g}, "
+            f"linear_regions={self.num_regions('linear')}, activation_regions={self.num_regions('activation')}, "
+            f"volumes_linear={fmt(vl)}, volumes_activation={fmt(va)})"
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# splitting
+
+
+class _Cell:
+    """A convex polytope during splitting: vertices V (m, n), pre-activations U (m, n_l) of the
+    current layer at the vertices, incidence inc (m, C) with the constraint ids cols (C,)."""
+
+    __slots__ = ("V", "U", "inc", "cols")
+
+    def __init__(self, V, U, inc, cols):
+        self.V, self.U, self.inc, self.cols = V, U, inc, cols
+
+
+def _cut(cell: _Cell, h: np.ndarray, tol: float, cid: int) -> list[_Cell]:
+    """Cut ``cell`` by the hyperplane h = 0 (h: the affine function's values at the vertices).
+
+    Vertices with |h| <= tol lie on it. When h takes both strict signs the cell is split into
+    its two sides, with new vertices on the edges that join a positive and a negative vertex; the
+    vertices on the hyperplane (old and new) get the constraint id ``cid``. A hyperplane that
+    only touches the cell is not recorded: the face lattice of a polytope is determined by the
+    incidences of its facet-defining constraints alone, and every facet of a cell comes from the
+    box or from a cut.
+    """
+    zero = np.abs(h) <= tol
+    pos = (h > 0) & ~zero
+    neg = (h < 0) & ~zero
+    if not (pos.any() and neg.any()):
+        return [cell]
+    P, Q = np.nonzero(pos)[0], np.nonzero(neg)[0]
+    inc = cell.inc
+    common = inc[P][:, None, :] & inc[Q][None, :, :]  # (p, q, C)
+    # vertices lying on every constraint shared by the pair; an edge when only the pair does
+    contains = ~(common[:, :, None, :] & ~inc[None, None, :, :]).any(axis=3)  # (p, q, m)
+    ep, eq = np.nonzero(contains.sum(axis=2) == 2)
+    a, b = P[ep], Q[eq]
+    lam = h[a] / (h[a] - h[b])
+    V_new = cell.V[a] + lam[:, None] * (cell.V[b] - cell.V[a])
+    U_new = cell.U[a] + lam[:, None] * (cell.U[b] - cell.U[a])
+    inc_new = common[ep, eq]
+    cols = np.append(cell.cols, cid)
+    out = []
+    for side in (pos, neg):
+        keep = side | zero
+        inc_c = np.concatenate(
+            [np.concatenate([inc[keep], zero[keep, None]], axis=1), np.concatenate([inc_new, np.ones((a.size, 1), bool)], axis=1)]
+        )
+        used = inc_c.any(axis=0)  # drop constraints that no longer touch the cell
+        out.append(_Cell(np.concatenate([cell.V[keep], V_new]), np.concatenate([cell.U[keep], U_new]), inc_c[:, used], cols[used]))
+    return out
+
+
+def _box_cell(low: np.ndarray, high: np.ndarray) -> _Cell:
+    n = low.size
+    corners = np.array(np.meshgrid(*([[0, 1]] * n), indexing="ij")).reshape(n, -1).T  # (2^n, n)
+    V = np.where(corners == 0, low, high).astype(np.float64)
+    inc = np.zeros((corners.shape[0], 2 * n), bool)
+    for i in range(n):
+        inc[:, 2 * i] = corners[:, i] == 0
+        inc[:, 2 * i + 1] = corners[:, i] == 1
+    return _Cell(V, np.zeros((V.shape[0], 0)), inc, np.arange(2 * n))
+
+
+def _split_all(net: Network, low: np.ndarray, high: np.ndarray, max_regions: int, progress: bool) -> list[_Cell]:
+    n = low.size
+    cells = [_box_cell(low, high)]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=net.depth, desc="layers", unit="layer")
+    base = 2 * n
+    for l, act in enumerate(net.activations):
+        W, b, xi = net.weights[l], net.biases[l], act.breakpoints
+        T = xi.size
+        # pre-activations of layer l at all vertices, batched over cells
+        sizes = np.array([c.V.shape[0] for c in cells])
+        if l == 0:
+            A = np.concatenate([c.V for c in cells])
+        else:
+            A = net.activate(l - 1, np.concatenate([c.U for c in cells]))
+        U_all = A @ W.T + b
+        tol = SNAP_RTOL * _snap_scale(W, b, np.abs(A).max(axis=0), xi)  # (n_l,)
+        sw = net.switching(l)
+        for c, U in zip(cells, np.split(U_all, np.cumsum(sizes)[:-1])):
+            c.U = U
+        new_cells: list[_Cell] = []
+        for c in cells:
+            D = c.U[:, :, None] - xi  # (m, n_l, T)
+            Z = np.abs(D) <= tol[:, None]
+            act_zj = ((((D > 0) & ~Z).any(0) & ((D < 0) & ~Z).any(0)) | Z.any(0)) & sw[:, None]
+            zs, js = np.nonzero(act_zj)
+            pieces = [c]
+            for z, j in zip(zs.tolist(), js.tolist()):
+                cid = base + z * T + j
+                nxt = []
+                for pc in pieces:
+                    nxt.extend(_cut(pc, pc.U[:, z] - xi[j], tol[z], cid))
+                pieces = nxt
+            new_cells.extend(pieces)
+            if len(new_cells) > max_regions:
+                raise ValueError(
+                    f"complex_in_box: more than max_regions={max_regions} regions; pass a larger max_regions or a smaller box"
+                )
+        cells = new_cells
+        base += W.shape[0] * T
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(regions=len(cells))
+    if bar is not None:
+        bar.close()
+    return cells
+
+
+# ----------------------------------------------------------------------------------------------
+# faces and volumes
+
+
+def _facets_of(S: np.ndarray, inc: np.ndarray, d: int) -> list[np.ndarray]:
+    """The facets (dimension d) of the face with vertex indices S (dimension d + 1), as vertex
+    index arrays: the maximal proper subsets cut out by one more constraint."""
+    sub = inc[S]
+    cols = sub[:, ~sub.all(axis=0)]
+    cols = cols[:, cols.sum(axis=0) >= d + 1]
+    if cols.shape[1] == 0:
+        return []
+    within = ~(cols[:, :, None] & ~cols[:, None, :]).any(axis=0)  # within[i, j]: col i ⊆ col j
+    equal = within & within.T
+    maximal = ~(within & ~equal).any(axis=1) & ~np.tril(equal, -1).any(axis=1)  # first of equal copies
+    return [S[cols[:, c]] for c in np.nonzero(maximal)[0]]
+
+
+def _orthonormal_spans(points: list[np.ndarray], d: int) -> np.ndarray:
+    """(F, d, n) orthonormal bases of the direction spaces of the affine spans (dimension d)."""
+    n = points[0].shape[1]
+    out = np.empty((len(points), d, n))
+    by_size: dict[int, list[int]] = {}
+    for i, P in enumerate(points):
+        by_size.setdefault(P.shape[0], []).append(i)
+    for idx in by_size.values():
+        X = np.stack([points[i] for i in idx])
+        X = X - X.mean(axis=1, keepdims=True)
+        _, _, Vt = np.linalg.svd(X, full_matrices=False)
+        out[idx] = Vt[:, :d, :]
+    return out
+
+
+def _check_box(net: Network, low: Any, high: Any, origin: Any, basis: Any) -> tuple[Network, np.ndarray, np.ndarray]:
+    if not isinstance(net, Network):
+        raise TypeError(f"expected a linregions.Network (use Network.from_torch for torch modules), got {type(net).__name__}")
+    if (origin is None) != (basis is None):
+        raise ValueError("origin and basis must be given together (the box lives in the coordinates s of origin + basis @ s)")
+    if basis is not None:
+        B = _as_matrix(basis, "basis")
+        if B.ndim == 1:
+            B = B[:, None]
+        if B.ndim != 2 or B.shape[0] != net.n_in or not 1 <= B.shape[1] <= MAX_DIM:
+            raise ValueError(f"basis must have shape ({net.n_in}, k) with 1 <= k <= {MAX_DIM}, got {B.shape}")
+        if np.linalg.matrix_rank(B) < B.shape[1]:
+            raise ValueError("basis columns must be linearly independent")
+        net = net.restrict(origin, B)
+    n = net.n_in
+    if n > MAX_DIM:
+        raise ValueError(
+            f"complex_in_box handles input dimension <= {MAX_DIM}, the network has {n}; restrict it to a "
+            f"subspace with origin= and basis= (n_in, k <= {MAX_DIM})"
+        )
+    lo, hi = _as_matrix(low, "low"), _as_matrix(high, "high")
+    for name, a in (("low", lo), ("high", hi)):
+        if a.ndim > 1 or (a.ndim == 1 and a.shape != (n,)):
+            raise ValueError(f"{name} must be a scalar or have shape ({n},), got shape {a.shape}")
+    lo, hi = np.broadcast_to(lo, (n,)), np.broadcast_to(hi, (n,))
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise ValueError("low and high must be finite")
+    if np.any(hi <= lo):
+        raise ValueError(f"the box needs low < high in every coordinate, got low={lo.tolist()}, high={hi.tolist()}")
+    return net, lo.copy(), hi.copy()
+
+
+def complex_in_box(
+    net: Network,
+    low: Any = -1.0,
+    high: Any = 1.0,
+    *,
+    origin: Any = None,
+    basis: Any = None,
+    max_regions: int = _DEFAULT_MAX_REGIONS,
+    progress: bool = False,
+) -> PolyhedralComplex:
+    """The exact polyhedral complex of ``net`` inside the box ``[low, high]`` (module doc).
+
+    Parameters
+    ----------
+    net : a ``Network`` with ``n_in <= 4``, or any network together with ``origin`` (n_in,)
+        and ``basis`` (n_in, k <= 4): then the complex of ``net.restrict(origin, basis)``, in the
+        coordinates s of ``origin + basis @ s``.
+    low, high : the box, scalars or (n,) arrays, low < high.
+    max_regions : stop with ``ValueError`` when the number of regions exceeds it.
+    progress : a progress bar over layers.
+
+    Returns a ``PolyhedralComplex``; ``volume(k, kind)`` is vol_{n-k}(B_{N,k} ∩ K) of Theorem 6.
+
+    >>> from linregions import random_mlp
+    >>> cx = complex_in_box(random_mlp(2, [6]), -1, 1)
+    >>> cx.num_vertices("activation") <= 15   # at most C(6, 2) crossings of 6 lines
+    True
+    """
+    net, low, high = _check_box(net, low, high, origin, basis)
+    if isinstance(max_regions, bool) or not isinstance(max_regions, (int, np.integer)) or max_regions < 1:
+        raise ValueError(f"max_regions must be a positive integer, got {max_regions!r}")
+    n = low.size
+    cells = _split_all(net, low, high, int(max_regions), progress)
+    R = len(cells)
+
+    # global vertices: merge the copies held by different regions
+    sizes = np.array([c.V.shape[0] for c in cells])
+    V_all = np.concatenate([c.V for c in cells])
+    diam = float(np.linalg.norm(high - low))
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(V_all).query_pairs(VERTEX_MERGE_RTOL * diam, output_type="ndarray")
+    g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(V_all.shape[0],) * 2) if len(pairs) else None
+    if g is None:
+        labels = np.arange(V_all.shape[0])
+    else:
+        _, labels = connected_components(g, directed=False)
+    nV = int(labels.max()) + 1
+    vertices = np.zeros((nV, n))
+    np.add.at(vertices, labels, V_all)
+    vertices /= np.bincount(labels, minlength=nV)[:, None]
+    gid = np.split(labels, np.cumsum(sizes)[:-1])
+
+    # face lattice of every region; faces shared between regions identified by vertex sets
+    face_index: dict[tuple, int] = {}
+    f_dim: list[int] = []
+    f_verts: list[np.ndarray] = []
+    f_onbox: list[bool] = []
+    f_children: list[list[int]] = []
+    f_regions: list[list[int]] = []
+    region_facets: list[list[int]] = []
+    for r, c in enumerate(cells):
+        g_r = gid[r]
+        box_col = c.cols < 2 * n
+        level = [(np.arange(c.V.shape[0]), None)]  # faces of dimension d + 1 (start: the region)
+        facets_here: list[int] = []
+        for d in range(n - 1, 0, -1):
+            nxt = []
+            for S, fid in level:
+                kids = []
+                for Sg in _facets_of(S, c.inc, d):
+                    key = tuple(sorted(g_r[Sg].tolist()))
+                    k = face_index.get(key)
+                    if k is None:
+                        k = len(f_dim)
+                        face_index[key] = k
+                        f_dim.append(d)
+                        f_verts.append(np.array(key))
+                        f_onbox.append(bool(c.inc[Sg][:, box_col].all(axis=0).any()))
+                        f_children.append([])
+                        f_regions.append([])
+                        nxt.append((Sg, k))
+                    kids.append(k)
+                if fid is None:
+                    facets_here = kids
+                elif not f_children[fid]:
+                    f_children[fid] = kids
+            level = nxt
+        if n == 1:
+            facets_here = []
+        region_facets.append(facets_here)
+        for k in facets_here:
+            f_regions[k].append(r)
+    # every vertex is a face of dimension 0 (edge lengths come from the end points directly)
+    vface = np.full(nV, -1)
+    v_onbox = np.zeros(nV, bool)
+    all_inc_box = np.concatenate([c.inc[:, c.cols < 2 * n].any(axis=1) for c in cells])
+    np.logical_or.at(v_onbox, labels, all_inc_box)
+    for v in range(nV):
+        vface[v] = len(f_dim)
+        f_dim.append(0)
+        f_verts.append(np.array([v]))
+        f_onbox.append(bool(v_onbox[v]))
+        f_children.append([])
+        f_regions.append([])
+    if n == 1:
+        # the facets of an interval region are its two end points
+        for r, c in enumerate(cells):
+            ks = [int(vface[v]) for v in np.unique(gid[r])]
+            region_facets[r] = ks
+            for k in ks:
+                f_regions[k].append(r)
+
+    F = len(f_dim)
+    face_dim = np.array(f_dim, dtype=np.int64)
+    face_offsets = np.concatenate([[0], np.cumsum([v.size for v in f_verts])]).astype(np.int64)
+    face_vertices = np.concatenate(f_verts).astype(np.int64)
+    counts = np.diff(face_offsets)
+    face_centroid = np.zeros((F, n))
+    np.add.at(face_centroid, np.repeat(np.arange(F), counts), vertices[face_vertices])
+    face_centroid /= counts[:, None]
+
+    # volumes, by increasing dimension (pyramid formula)
+    face_volume = np.zeros(F)
+    face_volume[face_dim == 0] = 1.0
+    bases: dict[int, np.ndarray] = {}
+    base_row = np.full(F, -1)
+    for d in range(1, n):
+        ids = np.nonzero(face_dim == d)[0]
+        if ids.size == 0:
+            continue
+        pts = [vertices[f_verts[k]] for k in ids]
+        if d == 1:
+            P = np.stack(pts)  # edges: exactly two vertices
+            face_volume[ids] = np.linalg.norm(P[:, 1] - P[:, 0], axis=1)
+        else:
+            face_volume[ids] = _pyramid(ids, f_children, face_centroid, face_volume, bases, base_row, d)
+        bases[d] = _orthonormal_spans(pts, d)
+        base_row[ids] = np.arange(ids.size)
+    if n == 1:
+        region_volume = np.array([np.ptp(c.V[:, 0]) for c in cells])
+    else:
+        region_centroid_tmp = np.stack([c.V.mean(axis=0) for c in cells])
+        region_volume = _pyramid_regions(region_facets, region_centroid_tmp, face_centroid, face_volume, bases[n - 1], base_row, n)
+
+    region_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    region_vertices = labels.astype(np.int64)
+    region_centroid = np.stack([c.V.mean(axis=0) for c in cells])
+
+    # states, slopes and goodness
+    states, N_c, _ = _forward_tangent(net, region_centroid, np.zeros_like(region_centroid))
+    J = net.jacobian(region_centroid)
+    region_intercepts = N_c - np.einsum("roi,ri->ro", J, region_centroid)
+
+    face_tight = np.zeros(F, np.int64)
+    face_good = np.zeros(F, np.int64)
+    inner = np.nonzero(~np.array(f_onbox))[0]
+    if inner.size:
+        st, _, _ = _forward_tangent(net, face_centroid[inner], np.zeros((inner.size, n)))
+        opens = [_open(net, l, s) for l, s in enumerate(st)]
+        reach = _reachability(net, opens)
+        for l, s in enumerate(st):
+            tight = (s % 2 == 1) & net.switching(l)[None, :]
+            face_tight[inner] += tight.sum(axis=1)
+            face_good[inner] += (tight & reach[l]).sum(axis=1)
+
+    face_on_box = np.array(f_onbox, bool)
+    facet_regions = np.full((F, 2), -1, np.int64)
+    face_jump = np.zeros(F, bool)
+    two = np.array([len(x) == 2 for x in f_regions]) & ~face_on_box & (face_dim == n - 1)
+    if two.any():
+        rr = np.array([f_regions[k] for k in np.nonzero(two)[0]], np.int64)
+        facet_regions[two] = rr
+        Ja, Jb = J[rr[:, 0]].reshape(rr.shape[0], -1), J[rr[:, 1]].reshape(rr.shape[0], -1)
+        face_jump[two] = np.linalg.norm(Ja - Jb, axis=1) > SLOPE_RTOL * (np.linalg.norm(Ja, axis=1) + np.linalg.norm(Jb, axis=1))
+    bad = (~face_on_box & (face_dim == n - 1) & ~two).sum()
+    if bad:
+        raise RuntimeError(
+            f"complex_in_box: {int(bad)} interior facet(s) are not shared by exactly two regions; "
+            "the arrangement is too degenerate for the snap tolerances (please report the network)"
+        )
+
+    # linear regions: glue regions across facets without a slope jump
+    glue = two & ~face_jump
+    if glue.any():
+        rr = facet_regions[glue]
+        g = coo_matrix((np.ones(rr.shape[0]), (rr[:, 0], rr[:, 1])), shape=(R, R))
+        _, region_linear = connected_components(g, directed=False)
+    else:
+        region_linear = np.arange(R)
+
+    return PolyhedralComplex(
+        low=low, high=high, vertices=vertices, region_vertices=region_vertices, region_offsets=region_offsets,
+        region_volume=region_volume, region_centroid=region_centroid, region_states=tuple(states),
+        region_slopes=J, region_intercepts=region_intercepts, region_linear=np.asarray(region_linear, np.int64),
+        face_dim=face_dim, face_volume=face_volume, face_centroid=face_centroid, face_on_box=face_on_box,
+        face_vertices=face_vertices, face_offsets=face_offsets, face_tight=face_tight, face_good=face_good,
+        face_jump=face_jump, facet_regions=facet_regions,
+    )
+
+
+def _dist_to_spans(c: np.ndarray, c_g: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Distance from points c (K, n) to the affine spans through c_g (K, n) with bases B (K, d, n)."""
+    r = c - c_g
+    proj = np.einsum("kdn,kn->kd", B, r)
+    return np.linalg.norm(r - np.einsum("kd,kdn->kn", proj, B), axis=1)
+
+
+def _pyramid(ids, children, centroid, volume, bases, base_row, d) -> np.ndarray:
+    """vol_d of the faces ``ids`` from their facets (dimension d - 1)."""
+    par = np.concatenate([np.full(len(children[k]), i) for i, k in enumerate(ids)])
+    kid = np.concatenate([np.asarray(children[k], np.int64) for k in ids])
+    h = _dist_to_spans(centroid[ids[par]], centroid[kid], bases[d - 1][base_row[kid]])
+    return np.bincount(par, weights=h * volume[kid], minlength=ids.size) / d
+
+
+def _pyramid_regions(region_facets, c_regions, centroid, volume, B, base_row, n) -> np.ndarray:
+    par = np.concatenate([np.full(len(fs), r) for r, fs in enumerate(region_facets)])
+    kid = np.concatenate([np.asarray(fs, np.int64) for fs in region_facets])
+    h = _dist_to_spans(c_regions[par], centroid[kid], B[base_row[kid]])
+    return np.bincount(par, weights=h * volume[kid], minlength=len(region_facets)) / n
