@@ -21,6 +21,7 @@ from linregions.graph import (
     GraphError,
     check_independent_biases,
     compile_module,
+    compiled_from,
     crossing_kinds,
     network_from_module,
     shared_bias_groups,
@@ -107,8 +108,10 @@ def _slope_change_cells(module, x0, x1, shape):
     tm = np.linspace(0, 1, GRID)
     X = torch.as_tensor(x0[None] + tm[:, None] * (x1 - x0)[None]).reshape((-1,) + shape)
     V = torch.as_tensor(np.broadcast_to(x1 - x0, (tm.size, x0.size)).copy()).reshape((-1,) + shape)
-    _, dN = torch.func.jvp(module, (X,), (V,))
-    dN = dN.reshape(tm.size, -1).detach().numpy()
+    X.requires_grad_(True)
+    out = module(X).reshape(tm.size, -1)  # samples are independent: grad of a column sum = per-sample rows
+    rows = [torch.autograd.grad(out[:, k].sum(), X, retain_graph=True)[0] for k in range(out.shape[1])]
+    dN = torch.stack([(r * V).reshape(tm.size, -1).sum(1) for r in rows], 1).numpy()
     jump = np.linalg.norm(np.diff(dN, axis=0), axis=1) > 1e-8 * (np.linalg.norm(dN[1:], axis=1) + np.linalg.norm(dN[:-1], axis=1))
     return set(np.nonzero(jump)[0].tolist())  # sample k differs from k+1: a boundary in cell k
 
@@ -125,15 +128,13 @@ def _hook_patterns(module, relus, x0, x1, shape, pools=()):
         h.remove()
     pats = [(rec[k] > 0).reshape(GRID, -1).numpy() for k in range(len(relus))]
     sets = []
-    for j, p in enumerate(pools):
+    for j, p in enumerate(pools):  # non-overlapping k x k windows (stride == kernel): a reshape
         inp = rec[len(relus) + j]
-        k, s = p.kernel_size, p.stride
-        cols = F.unfold(inp, k, stride=s)  # (G, C*k*k, L)
-        G, _, L = cols.shape
-        C = inp.shape[1]
-        cols = cols.reshape(G, C, -1, L)
+        k = p.kernel_size
+        G, C, H, W = inp.shape
+        cols = inp.reshape(G, C, H // k, k, W // k, k).permute(0, 1, 2, 4, 3, 5).reshape(G, C * (H // k) * (W // k), k * k)
         top = cols.max(dim=2, keepdim=True).values
-        sets.append((cols == top).permute(0, 1, 3, 2).reshape(G, C * L, -1).numpy())
+        sets.append((cols == top).numpy())
     return pats, sets
 
 
@@ -339,6 +340,7 @@ def test_network_from_module_mlp_equals_from_torch():
     seq = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2)).double()
     a, b = network_from_module(seq, (3,)), Network.from_torch(seq)
     assert a.widths == b.widths and not a.has_special_units
+    assert compiled_from(a).network is a and compiled_from(b) is None
     for Wa, Wb in zip(a.weights + a.biases, b.weights + b.biases):
         np.testing.assert_allclose(Wa, Wb, atol=1e-14)
 

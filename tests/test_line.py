@@ -402,6 +402,8 @@ def test_lines_equals_line_per_segment():
     assert batch[-1].t.tolist() == batch[8].t.tolist()
     with pytest.raises(IndexError):
         batch[9]
+    empty = lines(net, np.zeros((0, 5)), np.zeros((0, 5)))
+    assert len(empty) == 0 and empty.num_regions("linear").shape == (0,) and repr(empty) == "LineBatch(0 segments)"
 
 
 def test_lines_chunking_does_not_change_results(monkeypatch):

@@ -8,7 +8,7 @@ from torch import nn
 
 from linregions.activations import absolute, soft_shrink
 from linregions.network import Network, PiecewiseLinearModule
-from linregions.torch_io import load_model
+from linregions.torch_io import PLModule, load_model
 
 # TorchScript is deprecated in recent torch releases but still the format load_model reads
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.*deprecated:DeprecationWarning")
@@ -24,6 +24,7 @@ def _check_same(module: nn.Module, n_in: int, seed: int = 0, expect_depth: int |
     np.testing.assert_allclose(net(X.numpy()), ref, rtol=1e-12, atol=1e-12)
     # to_torch gives back a module with the same function
     back = net.to_torch()
+    assert not any(isinstance(c, PLModule) for c in back) or any(isinstance(c, PLModule) for c in module.modules())
     with torch.no_grad():
         np.testing.assert_allclose(back(X).numpy(), ref, rtol=1e-12, atol=1e-12)
     assert Network.from_torch(back).depth == net.depth

@@ -26,7 +26,6 @@ Domains here: ``Box`` and ``Ball`` (convex bodies with exact chords and sections
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -209,16 +208,6 @@ def _polygon_area(poly: np.ndarray) -> float:
     return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
 
 
-def _inside_polygon(poly: np.ndarray, S: np.ndarray) -> np.ndarray:
-    """Points S (m, 2) strictly inside the convex polygon (either orientation)."""
-    if poly.shape[0] < 3 or S.shape[0] == 0:
-        return np.zeros(S.shape[0], bool)
-    e = np.roll(poly, -1, axis=0) - poly
-    rel = S[:, None, :] - poly[None, :, :]
-    cross = e[None, :, 0] * rel[:, :, 1] - e[None, :, 1] * rel[:, :, 0]
-    return np.all(cross > 0, axis=1) | np.all(cross < 0, axis=1)
-
-
 def random_directions(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     """(n, dim) unit vectors, uniform on the sphere."""
     V = rng.normal(size=(int(n), int(dim)))
@@ -307,8 +296,8 @@ def vertex_volume(net: Network, domain: Box | Ball, *, kind: Kind = "linear", n:
 
     Each section is the plane through a uniform point of K with a Haar-random 2-direction; its
     vertices (points where two boundary pieces of the given kind cross) come from
-    ``linregions.plane.plane`` on a rectangle around the section, and those inside the section
-    are counted: vol(K) · #vertices / area / κ_{n,2} is unbiased. Needs n_in >= 2.
+    ``linregions.plane.plane`` on the section itself (a box's section is a convex polygon) or on
+    the square around a ball's disk section, keeping the vertices inside the disk; they are counted: vol(K) · #vertices / area / κ_{n,2} is unbiased. Needs n_in >= 2.
     """
     _check(net, domain, kind, n)
     if domain.dim < 2:
@@ -330,19 +319,18 @@ def vertex_volume(net: Network, domain: Box | Ball, *, kind: Kind = "linear", n:
             part = plane(net, x, P, bounds, **kw)
             S = _vertex_coords(part, kind)
             inside = np.linalg.norm(S - c, axis=1) < r
+            cnt = int(inside.sum())
         else:
             poly = domain.section(x, P)
             area = _polygon_area(poly)
-            lo, hi = poly.min(axis=0), poly.max(axis=0)
-            part = plane(net, x, P, (lo[0], hi[0], lo[1], hi[1]), **kw)
-            S = _vertex_coords(part, kind)
-            inside = _inside_polygon(poly, S)
-        samples[i] = domain.volume * inside.sum() / area / kap if area > 0 else 0.0
+            cnt = plane(net, x, P, domain=poly, **kw).num_vertices(kind) if area > 0 else 0
+        samples[i] = domain.volume * cnt / area / kap if area > 0 else 0.0
     return _result(samples, domain.volume, 2, kind)
 
 
 def _vertex_coords(part: Any, kind: str) -> np.ndarray:
-    """Plane coordinates of the interior vertices of the given kind of a PlanePartition."""
-    if hasattr(part, "vertex_points"):
-        return np.asarray(part.vertex_points(kind), dtype=np.float64).reshape(-1, 2)
-    raise NotImplementedError("linregions.plane.PlanePartition does not expose vertex coordinates by kind")
+    """Plane coordinates of the vertices where boundary edges (of the kind) of at least two
+    distinct neurons meet: the points ``PlanePartition.num_vertices`` counts, but also those on
+    the rectangle's sides (the caller keeps the ones strictly inside its own section)."""
+    c = part.vertex_neuron_counts(kind)
+    return part.vertices[c >= 2]

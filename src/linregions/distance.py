@@ -28,33 +28,18 @@ from __future__ import annotations
 
 import heapq
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import linprog, nnls
+from scipy.optimize import nnls
 
 from .network import Network, _as_matrix
 from .tolerances import SLOPE_RTOL, SNAP_RTOL
 
-__all__ = ["Distances", "distance_to_boundary", "activation_distance", "linear_distance", "FACET_RTOL", "TIGHT_RTOL"]
+__all__ = ["Distances", "distance_to_boundary", "activation_distance", "linear_distance"]
 
-#: A hyperplane H of a constraint bounds a true facet of an activation region R (an (n-1)-dimensional
-#: face) when a ball of radius ``FACET_RTOL * L`` inside H fits in R (L: the length scale of the
-#: problem, ``max(||x||, ||y||, distance)``). The radius is found by an LP solved by HiGHS with
-#: feasibility tolerance ``_LP_TOL`` (1e-10 of L), two orders below this threshold. Genuine facets of
-#: networks with continuous parameter laws are ~1/#neurons of L wide; a facet thinner than 1e-8 L
-#: is treated as a lower-dimensional face (missed), which happens with probability ~1e-8 per facet.
-FACET_RTOL = 1e-8
-
-#: The nearest point y of a facet candidate is taken to be in the facet's relative interior (so that
-#: the facet is (n-1)-dimensional without an LP) when every other constraint has slack above
-#: ``TIGHT_RTOL * L`` there. This only decides whether the LP of ``FACET_RTOL`` is needed: a slack
-#: wrongly judged tight costs one LP, never a wrong answer; a constraint judged slack has a slack at
-#: least 1e5 times the rounding of the least-distance solve (~1e-14 L).
-TIGHT_RTOL = 1e-9
-
-_LP_TOL = 1e-10
 #: Peak memory target (bytes) of one chunk of inputs in the torch path of kind="activation".
 _CHUNK_BYTES = 128 * 2**20
 #: Seed of the fixed generic directions that break ties when a point lies on several boundaries.
@@ -120,6 +105,7 @@ def distance_to_boundary(
     device: Any = None,
     chunk_size: int | None = None,
     max_regions: int = 2000,
+    method: str = "auto",
     progress: bool = False,
 ) -> Distances:
     """Exact distance from each input to the boundary of its activation or linear region.
@@ -134,24 +120,31 @@ def distance_to_boundary(
     device : torch device for kind="activation" (e.g. "cuda"); default CPU.
     chunk_size : inputs per torch chunk (default: from a 128 MiB memory target).
     max_regions : kind="linear" only: budget of activation regions examined per input.
+    method : kind="activation" only: "jacobian", "gram" or "auto" (see ``activation_distance``).
     progress : tqdm progress bar (chunks, or inputs for kind="linear").
 
-    Cost and limits of kind="linear" (best-first search over activation regions): starting from
-    the activation region of x, candidate facets are taken in the order of a lower bound of their
-    distance (the distance to their hyperplane, or to their region); each candidate gets its exact
-    distance from x by a least-distance program (Lawson-Hanson: NNLS, finite, exact up to
-    rounding), is checked to be a true (n-1)-dimensional facet (an LP in HiGHS, only when the
-    nearest point touches other constraints), and is crossed: the pattern on the other side comes
-    from a one-sided forward pass at a point of the facet. Where the output's Jacobian jumps
-    across it (``SLOPE_RTOL``, as in ``line``) the facet is part of B_N and bounds the answer;
-    otherwise the region beyond is pushed with the facet's distance as key. The search stops when
-    the smallest key is at least the best boundary distance: every activation region of the linear
-    region closer to x than the answer is examined once. Each region costs one forward pass with
-    Jacobians (O(sum n_l n_{l-1} n_in)) plus one NNLS of size (n_in + 1) x (#constraints) per
-    candidate facet closer than the current best. Fine for n_in up to ~10 and a few hundred
-    neurons (milliseconds to a second per input); in high dimension the number of regions in
-    the ball grows quickly: past ``max_regions`` regions the search stops and the result says
-    ``exact=False`` with ``distance`` an upper bound and ``lower`` a lower bound.
+    Method, cost and limits of kind="linear" (best-first search over activation regions).
+    Each activation region is a polytope whose H-representation follows from its pattern (the
+    region's affine maps of every neuron). Starting from the region of x (the one-sided pattern
+    at x along fixed generic directions, so x on a boundary is fine), candidate constraints are
+    taken in the order of a lower bound of their distance (to their hyperplane, or to their
+    region). A candidate gets its exact distance from x (the nearest point y of the region on the
+    constraint's hyperplane) by least-distance programming (Lawson-Hanson, via scipy's NNLS:
+    finite active-set, exact up to rounding) and is crossed at y: the pattern beyond y comes from
+    a one-sided forward pass (``SNAP_RTOL`` decides who is on a breakpoint). If the output's
+    Jacobian differs on the two sides (``SLOPE_RTOL``, as ``line`` decides linear boundaries) then
+    grad N is discontinuous at y, y is a point of B_N and its distance bounds the answer from
+    above; otherwise the region beyond is pushed with that distance as key. The search stops when
+    the smallest key reaches the best bound found. It is exact: the ball around x of radius
+    d(x, B_N) meets only activation regions of x's linear region, reached from x's region by
+    crossings closer than d, so every region closer than d is examined and the nearest point of
+    B_N shows up as a crossing with a jump. Cost per examined region: one pass over the layers
+    building its constraints (O(sum n_l n_{l-1} n_in)) plus one NNLS of size
+    (n_in + 1) x (#constraints) per candidate closer than the current best. Meant for small input
+    dimension (milliseconds to a second per input for n_in <= 10 and a few hundred neurons); the
+    number of regions inside the ball grows fast with n_in and depth, so past ``max_regions``
+    regions the search stops and the result says ``exact=False``, with ``distance`` an upper bound
+    (possibly inf) and ``lower`` a lower bound (the smallest pending key).
 
     Returns
     -------
@@ -167,9 +160,9 @@ def distance_to_boundary(
     """
     X = _check(net, X, kind)
     if kind == "activation":
-        return activation_distance(net, X, device=device, chunk_size=chunk_size, progress=progress)
+        return activation_distance(net, X, device=device, chunk_size=chunk_size, method=method, progress=progress)
     if device is not None and str(device) != "cpu":
-        raise ValueError(f"device: kind='linear' runs on the CPU (scipy LP/NNLS), got device={device!r}")
+        raise ValueError(f"device: kind='linear' runs on the CPU (scipy NNLS), got device={device!r}")
     return linear_distance(net, X, max_regions=max_regions, progress=progress)
 
 
@@ -177,15 +170,29 @@ def distance_to_boundary(
 # kind="activation": vectorised torch path
 
 
+def _method_costs(net: Network) -> tuple[int, int]:
+    """Multiply-adds per input of the two ways to get every ||grad u_z||: (jacobian, gram)."""
+    n, w = net.n_in, net.widths
+    jac = sum(w[l] * w[l - 1] * n for l in range(1, len(w)))
+    gram = sum(w[l] * w[l - 1] ** 2 + (w[l] ** 2 * w[l - 1] if l < len(w) - 1 else w[l] * w[l - 1]) for l in range(1, len(w)))
+    return jac, gram
+
+
 def activation_distance(
-    net: Network, X: Any, *, device: Any = None, chunk_size: int | None = None, progress: bool = False
+    net: Network, X: Any, *, device: Any = None, chunk_size: int | None = None, method: str = "auto",
+    progress: bool = False,
 ) -> Distances:
     """Distance to the activation-region boundary (THEORY.md §4), batched in torch.
 
-    One forward pass per chunk carries the Jacobian of every layer (``J_l = W_l D_{l-1} J_{l-1}``,
-    shape (chunk, n_l, n_in)), takes each neuron's two neighbouring breakpoints and keeps the
-    smallest |u - xi| / ||grad u||. A pre-activation within ``SNAP_RTOL`` of a breakpoint counts as
-    on it (distance 0, as in ``line``). See ``distance_to_boundary``.
+    One forward pass per chunk of inputs gets every neuron's gradient norm on the region, takes
+    each neuron's two neighbouring breakpoints and keeps the smallest |u - xi| / ||grad u||; the
+    gradient of the minimising neuron is then recovered by a backward product for the nearest
+    point. A pre-activation within ``SNAP_RTOL`` of a breakpoint counts as on it (distance 0, as in
+    ``line``). The gradient norms come either from the Jacobians (``method="jacobian"``:
+    ``J_l = W_l D_{l-1} J_{l-1}``, shape (chunk, n_l, n_in), cost sum_l n_l n_{l-1} n_in per input)
+    or from their Gram matrices (``method="gram"``: ``K_l = W_l D K_{l-1} D W_l^T`` with
+    ``K_0 = W_0 W_0^T``, ||grad u_z||^2 = (K_l)_zz, cost sum_l n_l n_{l-1} (n_l + n_{l-1}),
+    independent of n_in); ``"auto"`` takes the cheaper. See ``distance_to_boundary``.
 
     >>> from linregions import random_mlp
     >>> net = random_mlp(3, [8, 8], seed=0)
@@ -198,17 +205,25 @@ def activation_distance(
     X = _check(net, X, "activation")
     if chunk_size is not None and (not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if method not in ("auto", "jacobian", "gram"):
+        raise ValueError(f"method must be 'auto', 'jacobian' or 'gram', got {method!r}")
     try:
         dev = torch.device("cpu" if device is None else device)
     except (RuntimeError, TypeError) as e:
         raise ValueError(f"device: not a torch device ({e})") from None
+    jac_cost, gram_cost = _method_costs(net)
+    gram = method == "gram" or (method == "auto" and gram_cost < jac_cost)
     B, n = X.shape
-    per_input = 8 * n * (3 * max(net.widths) + 2) + 64 * sum(net.widths)
+    wmax = max(net.widths)
+    per_input = 8 * (3 * wmax * wmax + 2 * wmax * wmax if gram else 3 * n * wmax) + 64 * sum(net.widths) + 16 * n
     chunk = int(chunk_size or max(1, min(B, _CHUNK_BYTES // per_input)))
-    Ws, bs = net.tensors(device=dev)
+    with warnings.catch_warnings():  # the core's arrays are read-only; torch only reads them here
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        Ws, bs = net.tensors(device=dev)
+        xis = [torch.as_tensor(a.breakpoints, dtype=torch.float64, device=dev) for a in net.activations]
     absW = [W.abs() for W in Ws]
-    xis = [torch.as_tensor(a.breakpoints, dtype=torch.float64, device=dev) for a in net.activations]
     sw = [torch.as_tensor(net.switching(l), device=dev) for l in range(net.depth)]
+    K0 = Ws[0] @ Ws[0].T if gram else None
     out = {k: [] for k in ("distance", "layer", "unit", "breakpoint", "nearest")}
     starts = range(0, B, chunk)
     if progress and len(starts) > 1:
@@ -218,7 +233,7 @@ def activation_distance(
     with torch.no_grad():
         for s in starts:
             xb = torch.as_tensor(X[s : s + chunk], dtype=torch.float64, device=dev)
-            res = _activation_chunk(net, xb, Ws, bs, absW, xis, sw)
+            res = _activation_chunk(net, xb, Ws, bs, absW, xis, sw, K0)
             for k, v in res.items():
                 out[k].append(v.cpu().numpy())
     cat = {k: np.concatenate(v) for k, v in out.items()}
@@ -229,35 +244,43 @@ def activation_distance(
     )
 
 
-def _activation_chunk(net, x, Ws, bs, absW, xis, sw) -> dict:
+def _activation_chunk(net, x, Ws, bs, absW, xis, sw, K0) -> dict:
+    """One chunk of ``activation_distance``; Gram matrices when K0 (= W_0 W_0^T) is given."""
     import torch
 
     B, n = x.shape
     dev = x.device
+    d = net.depth
     inf = torch.tensor(math.inf, dtype=torch.float64, device=dev)
     best = torch.full((B,), math.inf, dtype=torch.float64, device=dev)
     layer = torch.full((B,), -1, dtype=torch.int64, device=dev)
     unit = torch.full((B,), -1, dtype=torch.int64, device=dev)
     bp = torch.full((B,), -1, dtype=torch.int64, device=dev)
-    step = torch.zeros(B, dtype=torch.float64, device=dev)  # signed |u - xi| / ||g||^2 along g
-    grad = torch.zeros(B, n, dtype=torch.float64, device=dev)
+    slack = torch.zeros(B, dtype=torch.float64, device=dev)  # signed xi - u of the chosen neuron
     rows = torch.arange(B, device=dev)
-    a, J = x, None
-    for l in range(net.depth):
+    qs = []
+    a, J, K = x, None, None
+    for l in range(d):
         W, b, xi = Ws[l], bs[l], xis[l]
         T = xi.numel()
         u = a @ W.T + b
-        if J is None:  # layer 0: the gradients are the rows of W_0, the same for every input
+        if l == 0:  # the gradients are the rows of W_0, the same for every input
             gsq = (W * W).sum(1).expand(B, -1)
+        elif K0 is not None:
+            M = W * qs[-1][:, None, :]  # W_l D_{l-1}, (B, n_l, n_{l-1})
+            MK = torch.matmul(M, K)
+            if l < d - 1:
+                K = torch.matmul(MK, M.transpose(1, 2))
+                gsq = torch.diagonal(K, dim1=1, dim2=2)
+            else:
+                gsq = (MK * M).sum(2)
         else:
             G = torch.matmul(W, J)  # (B, n_l, n)
             gsq = (G * G).sum(2)
         tol = SNAP_RTOL * (a.abs() @ absW[l].T + b.abs() + xi.abs().max())
         p = net.piece(l, u)
-        lo_ok = (p >= 1) & sw[l]
-        hi_ok = (p <= T - 1) & sw[l]
-        slack_lo = torch.where(lo_ok, u - xi[(p - 1).clamp(0, T - 1)], inf)
-        slack_hi = torch.where(hi_ok, xi[p.clamp(0, T - 1)] - u, inf)
+        slack_lo = torch.where((p >= 1) & sw[l], u - xi[(p - 1).clamp(0, T - 1)], inf)
+        slack_hi = torch.where((p <= T - 1) & sw[l], xi[p.clamp(0, T - 1)] - u, inf)
         slack_lo = torch.where(slack_lo <= tol, torch.zeros_like(slack_lo), slack_lo)
         slack_hi = torch.where(slack_hi <= tol, torch.zeros_like(slack_hi), slack_hi)
         live = gsq > 0
@@ -265,24 +288,37 @@ def _activation_chunk(net, x, Ws, bs, absW, xis, sw) -> dict:
         d_lo = torch.where(live, slack_lo / gn, inf)
         d_hi = torch.where(live, slack_hi / gn, inf)
         use_hi = d_hi < d_lo
-        d = torch.where(use_hi, d_hi, d_lo)
-        dmin, z = d.min(dim=1)
+        dist = torch.where(use_hi, d_hi, d_lo)
+        dmin, z = dist.min(dim=1)
         better = dmin < best
         if bool(better.any()):
             best = torch.where(better, dmin, best)
             layer = torch.where(better, torch.full_like(layer, l), layer)
             unit = torch.where(better, z, unit)
-            hi = use_hi[rows, z]
-            pz = p[rows, z]
+            hi, pz = use_hi[rows, z], p[rows, z]
             bp = torch.where(better, torch.where(hi, pz, pz - 1), bp)
-            sl = torch.where(hi, slack_hi[rows, z], -slack_lo[rows, z])
-            step = torch.where(better, sl / gsq[rows, z].clamp_min(torch.finfo(torch.float64).tiny), step)
-            gz = W[z] if J is None else G[rows, z]
-            grad = torch.where(better[:, None], gz, grad)
+            slack = torch.where(better, torch.where(hi, slack_hi[rows, z], -slack_lo[rows, z]), slack)
         q = net.slope(l, p).to(torch.float64)
+        qs.append(q)
         a = net.activate(l, u)
-        J = q[:, :, None] * (W.expand(B, -1, -1) if J is None else G)
-    nearest = torch.where(torch.isfinite(best)[:, None], x + step[:, None] * grad, torch.full_like(x, math.nan))
+        if K0 is not None:
+            K = K0 if l == 0 else K
+        else:
+            J = q[:, :, None] * (W.expand(B, -1, -1) if l == 0 else G)
+    # gradient of each chosen neuron by a backward product through the region's slopes
+    grad = torch.zeros(B, n, dtype=torch.float64, device=dev)
+    for l in range(d):
+        m = layer == l
+        if not bool(m.any()):
+            continue
+        v = Ws[l][unit[m]]
+        for k in range(l - 1, -1, -1):
+            v = (v * qs[k][m]) @ Ws[k]
+        grad[m] = v
+    gsq = (grad * grad).sum(1)
+    ok = torch.isfinite(best) & (gsq > 0)
+    step = torch.where(ok, slack / torch.where(ok, gsq, torch.ones_like(gsq)), torch.zeros_like(gsq))
+    nearest = torch.where(ok[:, None], x + step[:, None] * grad, torch.full_like(x, math.nan))
     return dict(distance=best, layer=layer, unit=unit, breakpoint=bp, nearest=nearest)
 
 
@@ -430,29 +466,6 @@ def _least_distance(A: np.ndarray, c: np.ndarray, x: np.ndarray, eq: tuple | Non
     return x + w, float(np.linalg.norm(w))
 
 
-def _facet_center(R: _Region, i: int, y: np.ndarray, L: float) -> np.ndarray | None:
-    """A point of the facet of constraint group i of R with an in-plane ball of radius
-    > FACET_RTOL * L inside R, or None when R meets that hyperplane in a lower-dimensional face."""
-    a = R.A[i]
-    other = R.group != R.group[i]
-    Ao, so = R.A[other], R.c[other] - R.A[other] @ y
-    s_t = np.linalg.norm(Ao - (Ao @ a)[:, None] * a[None], axis=1)
-    n = a.size
-    # variables (omega, tau), y' = y + L omega; maximise tau
-    A_ub = np.hstack([Ao, s_t[:, None]])
-    b_ub = so / L
-    A_eq = np.concatenate([a, [0.0]])[None]
-    cost = np.zeros(n + 1)
-    cost[-1] = -1.0
-    bounds = [(None, None)] * n + [(0.0, 1.0)]
-    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=[0.0], bounds=bounds, method="highs",
-                  options=dict(primal_feasibility_tolerance=_LP_TOL, dual_feasibility_tolerance=_LP_TOL))
-    if res.status != 0 or -res.fun <= FACET_RTOL:
-        return None
-    p = y + L * res.x[:n]
-    return p - (a @ p - R.c[i]) * a
-
-
 def _search_one(net: Network, x: np.ndarray, max_regions: int, dirs: np.ndarray):
     """Best-first search for the nearest facet of B_N; see ``distance_to_boundary``."""
     P0 = _directional_pattern(net, x, dirs)
@@ -463,7 +476,6 @@ def _search_one(net: Network, x: np.ndarray, max_regions: int, dirs: np.ndarray)
     best, best_info, best_y = math.inf, (-1, -1, -1), None
     visited: set[bytes] = set()
     lower, exact = None, True
-    xnorm = float(np.linalg.norm(x))
     while heap:
         key, _, typ, rk, payload = heap[0]
         if key >= best:
@@ -494,15 +506,11 @@ def _search_one(net: Network, x: np.ndarray, max_regions: int, dirs: np.ndarray)
             count += 1
         else:  # "F*": exact distance known; is it a facet, and is it on B_N?
             R, (i, y) = regions[rk], payload
-            L = max(xnorm, float(np.linalg.norm(y)), key, 1e-300)
-            other = R.group != R.group[i]
-            slack = R.c[other] - R.A[other] @ y
-            p = y if slack.min(initial=np.inf) > TIGHT_RTOL * L else _facet_center(R, i, y, L)
-            if p is None:
-                continue
-            P1 = _directional_pattern(net, p, np.vstack([R.A[i][None], dirs]))
+            # the region just beyond y through constraint i (y may also lie on other constraints:
+            # then ties are broken by the fixed generic directions)
+            P1 = _directional_pattern(net, y, np.vstack([R.A[i][None], dirs]))
             k1 = b"".join(q.tobytes() for q in P1)
-            if k1 == rk:  # numerically no crossing here; nothing to add
+            if k1 == rk:  # y not recognised as on the breakpoint (rounding beyond SNAP_RTOL)
                 continue
             R1 = regions.get(k1) or _region(net, P1)
             regions[k1] = R1

@@ -61,6 +61,7 @@ True
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -336,18 +337,32 @@ def _split_all(net: Network, low: np.ndarray, high: np.ndarray, max_regions: int
 # faces and volumes
 
 
-def _facets_of(S: np.ndarray, inc: np.ndarray, d: int) -> list[np.ndarray]:
-    """The facets (dimension d) of the face with vertex indices S (dimension d + 1), as vertex
-    index arrays: the maximal proper subsets cut out by one more constraint."""
-    sub = inc[S]
-    cols = sub[:, ~sub.all(axis=0)]
-    cols = cols[:, cols.sum(axis=0) >= d + 1]
-    if cols.shape[1] == 0:
-        return []
-    within = ~(cols[:, :, None] & ~cols[:, None, :]).any(axis=0)  # within[i, j]: col i ⊆ col j
-    equal = within & within.T
-    maximal = ~(within & ~equal).any(axis=1) & ~np.tril(equal, -1).any(axis=1)  # first of equal copies
-    return [S[cols[:, c]] for c in np.nonzero(maximal)[0]]
+def _column_masks(inc: np.ndarray) -> list[int]:
+    """Each constraint's set of vertices as an integer bitmask (bit i: vertex i lies on it)."""
+    m = inc.shape[0]
+    if m <= 62:
+        return (inc.T.astype(np.int64) << np.arange(m, dtype=np.int64)).sum(axis=1).tolist()
+    packed = np.packbits(inc, axis=0, bitorder="little")
+    return [int.from_bytes(packed[:, j].tobytes(), "little") for j in range(inc.shape[1])]
+
+
+def _bits(mask: int):
+    """Indices of the set bits of ``mask``."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def _sub_faces(face: int, cols: list[int], d: int) -> list[int]:
+    """The facets (dimension d) of the face with vertex bitmask ``face`` (dimension d + 1): the
+    maximal proper subsets cut out by one more constraint (a face of dimension d has at least
+    d + 1 vertices). Every face of a polytope is the set of its vertices on some of the
+    constraints, and every proper face lies in a facet, so the maximal ones are the facets."""
+    cand = {face & c for c in cols}
+    cand.discard(face)
+    cand = [x for x in cand if x.bit_count() > d]
+    return [x for x in cand if not any(x != y and x & y == x for y in cand)]
 
 
 def _orthonormal_spans(points: list[np.ndarray], d: int) -> np.ndarray:
@@ -455,58 +470,55 @@ def complex_in_box(
     # face lattice of every region; faces shared between regions identified by vertex sets
     face_index: dict[tuple, int] = {}
     f_dim: list[int] = []
-    f_verts: list[np.ndarray] = []
+    f_verts: list[tuple] = []
     f_onbox: list[bool] = []
     f_children: list[list[int]] = []
     f_regions: list[list[int]] = []
     region_facets: list[list[int]] = []
     for r, c in enumerate(cells):
-        g_r = gid[r]
-        box_col = c.cols < 2 * n
-        level = [(np.arange(c.V.shape[0]), None)]  # faces of dimension d + 1 (start: the region)
+        gl = gid[r].tolist()
+        cols = _column_masks(c.inc)
+        box = [m for m, cid in zip(cols, c.cols.tolist()) if cid < 2 * n]
+        level = [((1 << len(gl)) - 1, -1)]  # faces of dimension d + 1 (start: the region itself)
         facets_here: list[int] = []
         for d in range(n - 1, 0, -1):
             nxt = []
-            for S, fid in level:
+            for Fm, fid in level:
                 kids = []
-                for Sg in _facets_of(S, c.inc, d):
-                    key = tuple(sorted(g_r[Sg].tolist()))
+                for Gm in _sub_faces(Fm, cols, d):
+                    key = tuple(sorted(gl[i] for i in _bits(Gm)))
                     k = face_index.get(key)
                     if k is None:
                         k = len(f_dim)
                         face_index[key] = k
                         f_dim.append(d)
-                        f_verts.append(np.array(key))
-                        f_onbox.append(bool(c.inc[Sg][:, box_col].all(axis=0).any()))
+                        f_verts.append(key)
+                        f_onbox.append(any(Gm & bm == Gm for bm in box))
                         f_children.append([])
                         f_regions.append([])
-                        nxt.append((Sg, k))
+                        nxt.append((Gm, k))
                     kids.append(k)
-                if fid is None:
+                if fid < 0:
                     facets_here = kids
-                elif not f_children[fid]:
+                else:
                     f_children[fid] = kids
             level = nxt
-        if n == 1:
-            facets_here = []
         region_facets.append(facets_here)
         for k in facets_here:
             f_regions[k].append(r)
     # every vertex is a face of dimension 0 (edge lengths come from the end points directly)
-    vface = np.full(nV, -1)
     v_onbox = np.zeros(nV, bool)
     all_inc_box = np.concatenate([c.inc[:, c.cols < 2 * n].any(axis=1) for c in cells])
     np.logical_or.at(v_onbox, labels, all_inc_box)
-    for v in range(nV):
-        vface[v] = len(f_dim)
-        f_dim.append(0)
-        f_verts.append(np.array([v]))
-        f_onbox.append(bool(v_onbox[v]))
-        f_children.append([])
-        f_regions.append([])
+    vface = np.arange(nV) + len(f_dim)
+    f_dim.extend([0] * nV)
+    f_verts.extend((v,) for v in range(nV))
+    f_onbox.extend(v_onbox.tolist())
+    f_children.extend([] for _ in range(nV))
+    f_regions.extend([] for _ in range(nV))
     if n == 1:
         # the facets of an interval region are its two end points
-        for r, c in enumerate(cells):
+        for r in range(R):
             ks = [int(vface[v]) for v in np.unique(gid[r])]
             region_facets[r] = ks
             for k in ks:
@@ -514,8 +526,8 @@ def complex_in_box(
 
     F = len(f_dim)
     face_dim = np.array(f_dim, dtype=np.int64)
-    face_offsets = np.concatenate([[0], np.cumsum([v.size for v in f_verts])]).astype(np.int64)
-    face_vertices = np.concatenate(f_verts).astype(np.int64)
+    face_offsets = np.concatenate([[0], np.cumsum([len(v) for v in f_verts])]).astype(np.int64)
+    face_vertices = np.fromiter(itertools.chain.from_iterable(f_verts), np.int64, int(face_offsets[-1]))
     counts = np.diff(face_offsets)
     face_centroid = np.zeros((F, n))
     np.add.at(face_centroid, np.repeat(np.arange(F), counts), vertices[face_vertices])
@@ -530,7 +542,7 @@ def complex_in_box(
         ids = np.nonzero(face_dim == d)[0]
         if ids.size == 0:
             continue
-        pts = [vertices[f_verts[k]] for k in ids]
+        pts = [vertices[list(f_verts[k])] for k in ids]
         if d == 1:
             P = np.stack(pts)  # edges: exactly two vertices
             face_volume[ids] = np.linalg.norm(P[:, 1] - P[:, 0], axis=1)

@@ -47,8 +47,9 @@ turn that into groups and into the ``AssumptionError`` theory functions should r
 """
 from __future__ import annotations
 
-import math
+import copy
 import operator
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -68,6 +69,8 @@ __all__ = [
     "CompiledNetwork",
     "compile_module",
     "network_from_module",
+    "compiled_from",
+    "GraphError",
     "crossing_kinds",
     "argmax_crossings",
     "shared_bias_groups",
@@ -610,7 +613,8 @@ class _Compiler:
         for i, u in enumerate(uids):
             self.units[u]["where"] = (layer_idx, i)
         # new columns: [group units; carried; remaining extras]
-        keep = [i for i, k in enumerate(self.extras) if not (k[0] == "p" and self.col[k] in set(g_cols.tolist()))]
+        g_set = set(g_cols.tolist())
+        keep = [i for i, k in enumerate(self.extras) if not (k[0] == "p" and self.col[k] in g_set)]
         keep_cols = np.array([ds + i for i in keep], np.int64)
         self.extras = [self.extras[i] for i in keep]
         self.dim_s = n_g + n_c
@@ -984,8 +988,8 @@ class _Compiler:
             raise self.fail("this module is not supported; supported: Linear, Conv1d/2d/3d, BatchNorm (eval), AvgPool, "
                             "AdaptiveAvgPool, MaxPool, AdaptiveMaxPool, Flatten, Unflatten, Identity, Dropout and the "
                             "piecewise-linear activations (ReLU, LeakyReLU, PReLU, Hardtanh, ReLU6, Hardsigmoid, Softshrink, Threshold)") from None
-        except ValueError as e:
-            raise self.fail(str(e)) from None
+        except ValueError as e:  # keep torch_io's reason, not its list of Sequential-only modules
+            raise self.fail(str(e).split(" Supported: ")[0].split("; supported: ")[0]) from None
         return self.activation(x, act)
 
     def max_pool(self, x: _Value, nd: int, kernel, stride, padding, dilation, fn) -> _Value:
@@ -1152,14 +1156,34 @@ def compile_module(module: Any, input_shape: Sequence[int]) -> CompiledNetwork:
         raise TypeError(f"input_shape must be a sequence of positive ints (without the batch dim), got {input_shape!r}") from None
     if not shape or any(s < 1 for s in shape) or any(float(s) != float(t) for s, t in zip(shape, input_shape)):
         raise ValueError(f"input_shape must be a non-empty sequence of positive ints (without the batch dim), got {input_shape!r}")
+    if any(t.device.type != "cpu" for t in list(module.parameters()) + list(module.buffers())):
+        module = copy.deepcopy(module).cpu()  # the exact routines run on CPU in float64
     gm = _trace(module)
     with torch.no_grad():
         try:
-            return _Compiler(gm, shape).run()
+            compiled = _Compiler(gm, shape).run()
+            _REGISTRY[compiled.network] = compiled
+            return compiled
         except GraphError:
             raise
         except RuntimeError as e:
             raise ValueError(f"the module cannot be evaluated on inputs of shape {shape} ({str(e).splitlines()[0]})") from None
+
+
+#: compiled networks by their Network, so that code holding only the Network (theory functions)
+#: can find the bias-sharing information: ``compiled_from(net)``.
+_REGISTRY: "weakref.WeakKeyDictionary[Network, CompiledNetwork]" = weakref.WeakKeyDictionary()
+
+
+def compiled_from(net: Network) -> CompiledNetwork | None:
+    """The ``CompiledNetwork`` that ``net`` was compiled into by this module, or None (a plain
+    MLP, or a network derived from it, e.g. by ``restrict``).
+
+    Code that must not import torch can use
+    ``sys.modules.get("linregions.graph")`` first: if the module was never imported, no network
+    came from it.
+    """
+    return _REGISTRY.get(net)
 
 
 def network_from_module(module: Any, input_shape: Sequence[int]) -> Network:

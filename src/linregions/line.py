@@ -4,9 +4,13 @@ On a segment x(t) = x0 + t (x1 - x0), t in [0, 1], every pre-activation is conti
 piecewise affine in t. The partition is built layer by layer (the paper's "exact layer-by-layer
 splitting"): once layers < l are affine on each interval between the current points, u_l is affine
 there too, so its values at the interval's ends give every crossing of a breakpoint in closed
-form; new points get their pre-activations by exact linear interpolation. Cost: about one batched
-forward pass over the final points, plus one pass with tangents over interval midpoints that
-gives each interval's activation pattern and the output's affine piece.
+form; new points get their pre-activations by exact linear interpolation. The same affinity gives
+each interval's piece of u_l from the midpoint of its end values, and the tangent d u_l / dt on
+each interval is carried along (one matmul), which yields the output's affine piece at the end.
+Cost: for each layer l, two matmuls (values at the points, tangents on the intervals) over the
+points that exist when layer l is split (layer 0 sees only the segment ends), plus elementwise
+work; on MNIST-sized ReLU nets this is about 1-2x one plain forward pass over the final points
+(``benchmarks/line.py``).
 
 Two kinds of region (THEORY.md §1):
 
@@ -149,6 +153,8 @@ class LineBatch:
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
+        if len(self) == 0:
+            return "LineBatch(0 segments)"
         lin, act = self.num_regions("linear"), self.num_regions("activation")
         return (
             f"LineBatch({len(self)} segments, linear_regions mean={lin.mean():.4g}, "
@@ -481,7 +487,8 @@ def lines(net: Network, X0: Any, X1: Any, *, progress: bool = False) -> LineBatc
         bar = tqdm(total=S, desc="segments", unit="seg")
     parts, start, seen_points = [], 0, 0
     while start < S:
-        chunk = int(max(1, min(S - start, _CHUNK_BYTES // max(int(est_points * per_point), 1))))
+        per_segment = int(est_points * per_point) + 32 * net.n_in  # + the ends and their difference
+        chunk = int(max(1, min(S - start, _CHUNK_BYTES // per_segment)))
         part = _partition_chunk(net, X0[start : start + chunk], X1[start : start + chunk])
         parts.append(part)
         start += chunk
@@ -491,10 +498,17 @@ def lines(net: Network, X0: Any, X1: Any, *, progress: bool = False) -> LineBatc
             bar.update(chunk)
     if bar is not None:
         bar.close()
-    return _concat(X0, X1, parts)
+    return _concat(X0, X1, parts, net.n_out)
 
 
-def _concat(X0: np.ndarray, X1: np.ndarray, parts: list[dict]) -> LineBatch:
+def _concat(X0: np.ndarray, X1: np.ndarray, parts: list[dict], n_out: int = 1) -> LineBatch:
+    if not parts:  # no segments
+        n_out_empty = np.zeros((0, n_out))
+        e_f, e_i, e_b = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool)
+        z = np.zeros(1, np.int64)
+        return LineBatch(x0=X0, x1=X1, t=e_f, linear=e_b, point_offsets=z, crossing_point=e_i, layer=e_i,
+                         unit=e_i, breakpoint=e_i, good=e_b, crossing_offsets=z, slopes=n_out_empty,
+                         intercepts=n_out_empty)
     p_off, c_off = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)]
     n_p = n_c = 0
     for p in parts:

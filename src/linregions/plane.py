@@ -83,16 +83,35 @@ class _Grow:
     def a(self) -> np.ndarray:
         return self.buf[: self.n]
 
-    def append(self, rows: np.ndarray) -> int:
-        k = rows.shape[0]
+    @classmethod
+    def empty(cls, n: int, tail: tuple, dtype, capacity: int) -> "_Grow":
+        g = cls.__new__(cls)
+        g.n = n
+        g.buf = np.empty((max(capacity, n, 16),) + tail, dtype)
+        return g
+
+    def reserve(self, k: int) -> int:
+        """Make room for k more rows (uninitialised); return the index of the first."""
         start = self.n
         if start + k > self.buf.shape[0]:
-            new = np.empty((max(2 * self.buf.shape[0], start + k),) + self.buf.shape[1:], self.buf.dtype)
+            new = np.empty((max(self.buf.shape[0] + self.buf.shape[0] // 2, start + k),) + self.buf.shape[1:], self.buf.dtype)
             new[:start] = self.buf[:start]
             self.buf = new
-        self.buf[start : start + k] = rows
         self.n += k
         return start
+
+    def append(self, rows: np.ndarray) -> int:
+        start = self.reserve(rows.shape[0])
+        self.buf[start : self.n] = rows
+        return start
+
+
+def _row_blocks(n_rows: int, width: int):
+    """Row slices of about 2 MB of float64 each: large temporaries are slow to allocate (page
+    faults), so the dense passes work block by block."""
+    step = max(256, (1 << 18) // max(width, 1))
+    for s in range(0, n_rows, step):
+        yield slice(s, min(n_rows, s + step))
 
 
 def _ranges(starts: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,6 +170,29 @@ class _Builder:
         bt = torch.as_tensor(b, dtype=torch.float64, device=self.device)
         return torch.addmm(bt, At, Wt.T).cpu().numpy()
 
+    def _activate(self, l: int, U: np.ndarray) -> np.ndarray:
+        """phi_l(U) through ``Network.activate`` (plain ReLU layers by ``np.maximum``)."""
+        act = self.net.activations[l]
+        if not self.net.has_special_units and not act.per_unit and act.T == 1 and act.breakpoints[0] == 0 \
+                and act.slopes[0] == 0 and act.slopes[1] == 1 and float(act.value) == 0:
+            return np.maximum(U, 0.0)
+        return self.net.activate(l, U)
+
+    def _interp(self, a: np.ndarray, b: np.ndarray, t: np.ndarray) -> int:
+        """Append rows U[a] + t (U[b] - U[a]) (exact along an edge where u is affine), block by
+        block; return the index of the first new row."""
+        U = self.U
+        start = U.reserve(a.size)
+        buf = U.buf
+        for blk in _row_blocks(a.size, buf.shape[1]):
+            ua = buf[a[blk]]
+            ub = buf[b[blk]]
+            ub -= ua
+            ub *= t[blk, None]
+            ub += ua
+            buf[start + blk.start : start + blk.stop] = ub
+        return start
+
     def _side(self, D: np.ndarray, col: np.ndarray) -> np.ndarray:
         """Side of a breakpoint: +1 / -1, or 0 within the snapping tolerance (``SNAP_RTOL``)."""
         t = self.tol[col]
@@ -160,16 +202,24 @@ class _Builder:
         net = self.net
         W, b = net.weights[l], net.biases[l]
         act = net.activations[l]
-        if l == 0:
-            A = self.P.a
+        V = self.P.n
+        Uprev = self.P.a if l == 0 else self.U.a
+        U = _Grow.empty(V, (W.shape[0],), np.float64, 4 * V + 65536)  # untouched rows cost no memory
+        a_absmax = np.zeros(W.shape[1])
+        if self.device is not None:
+            A = Uprev if l == 0 else self._activate(l - 1, Uprev)
+            a_absmax = np.abs(A).max(axis=0)
+            U.buf[:V] = self._matmul(A, W, b)
         else:
-            A = net.activate(l - 1, self.U.a)
-        a_absmax = np.abs(A).max(axis=0)
-        U = self._matmul(A, W, b)
+            WT = np.ascontiguousarray(W.T)
+            for blk in _row_blocks(V, max(W.shape)):
+                A = Uprev[blk] if l == 0 else self._activate(l - 1, Uprev[blk])
+                np.maximum(a_absmax, np.abs(A).max(axis=0), out=a_absmax)
+                np.matmul(A, WT, out=U.buf[blk])
+                U.buf[blk] += b
         self.xi = act.breakpoints
-        tol = SNAP_RTOL * _snap_scale(W, b, a_absmax, self.xi)
-        self.tol = tol
-        self.U = _Grow(U)
+        self.tol = SNAP_RTOL * _snap_scale(W, b, a_absmax, self.xi)
+        self.U = U
 
     # -- chunk start: split every edge at every crossing of the chunk's cutters --------------------
     def split_edges(self, cols: np.ndarray, xis: np.ndarray, gids: np.ndarray):
@@ -190,9 +240,14 @@ class _Builder:
         U = self.U.a
         c = cols.size
         full = c == U.shape[1] and np.array_equal(cols, np.arange(c))
-        Uc = U if full else U[:, cols]
-        pos = np.packbits(Uc > xis + self.tol[cols], axis=1)
-        neg = np.packbits(Uc < xis - self.tol[cols], axis=1)
+        hi_thr, lo_thr = xis + self.tol[cols], xis - self.tol[cols]
+        nb = (c + 7) // 8
+        pos = np.empty((V, nb), np.uint8)
+        neg = np.empty((V, nb), np.uint8)
+        for blk in _row_blocks(V, c):
+            Ub = U[blk] if full else U[blk][:, cols]
+            pos[blk] = np.packbits(Ub > hi_thr, axis=1)
+            neg[blk] = np.packbits(Ub < lo_thr, axis=1)
         X = (pos[elo] & neg[ehi]) | (neg[elo] & pos[ehi])
         rows = np.nonzero(X.any(axis=1))[0]
         e, k = np.nonzero(np.unpackbits(X[rows], axis=1, count=c))
@@ -216,10 +271,9 @@ class _Builder:
             nv = fe.size
             a, bb = elo[fe], ehi[fe]
             newP = self.P.a[a] + ft[:, None] * (self.P.a[bb] - self.P.a[a])
-            newU = U[a] + ft[:, None] * (U[bb] - U[a])
-            newU[cluster, cols[k]] = xis[k]
             v0 = self.P.append(newP)
-            self.U.append(newU)
+            u0 = self._interp(a, bb, ft)
+            self.U.buf[u0 + cluster, cols[k]] = xis[k]
             new_ids = v0 + np.arange(nv)
             n_ins = np.bincount(fe, minlength=ukey.size)
             ins_ptr = np.zeros(ukey.size + 1, np.int64)
@@ -251,8 +305,16 @@ class _Builder:
         # straddle pairs (face, cutter): a face vertex on the cutter's breakpoint and both signs
         U = self.U.a
         if nv:
-            zr, zk2 = np.nonzero(np.abs(U[V:, cols] - xis) <= self.tol[cols])
-            zv, zk = np.concatenate([zv, V + zr]), np.concatenate([zk, zk2])
+            zl = [zv]
+            kl = [zk]
+            tolc = self.tol[cols]
+            for blk in _row_blocks(nv, c):
+                Ub = U[V + blk.start : V + blk.stop]
+                Ub = Ub if full else Ub[:, cols]
+                zr, zk2 = np.nonzero(np.abs(Ub - xis) <= tolc)
+                zl.append(V + blk.start + zr)
+                kl.append(zk2)
+            zv, zk = np.concatenate(zl), np.concatenate(kl)
             o = np.lexsort((zk, zv))
             zv, zk = zv[o], zk[o]
         if zv.size == 0:
@@ -344,10 +406,9 @@ class _Builder:
         t = da / (da - db)
         Pa = self.P.a
         newP = Pa[a] + t[:, None] * (Pa[b] - Pa[a])
-        newU = U[a] + t[:, None] * (U[b] - U[a])
-        newU[np.arange(ukey.size), cc] = cx
         v0 = self.P.append(newP)
-        self.U.append(newU)
+        u0 = self._interp(a, b, t)
+        self.U.buf[u0 + np.arange(ukey.size), cc] = cx
         cvert = np.full(v.size, -1, np.int64)
         cvert[ci] = v0 + inv
         chord = gid[seg]
@@ -393,8 +454,8 @@ class _Builder:
         sw = net.switching(l)
         codes = np.empty((F, U.shape[1]), np.int8)
         fs, fl = self.face_start.a, self.face_len.a
-        for s0 in range(0, F, _BLOCK):
-            f = np.arange(s0, min(F, s0 + _BLOCK))
+        for blk in _row_blocks(F, U.shape[1]):
+            f = np.arange(blk.start, blk.stop)
             v0 = self.slot_vert.a[fs[f]]
             Uv = U[v0]
             # code = sum over breakpoints of [u > xi + tol] + [u >= xi - tol]: 2p inside piece

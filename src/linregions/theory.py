@@ -93,7 +93,7 @@ _BATCH_ELEMENTS = 8 * 2**20
 
 #: Above this many (neuron tuple, breakpoint tuple) terms per input, k >= 2 estimators sample
 #: tuples uniformly instead of summing over all of them (both are unbiased; the sum has less variance).
-_MAX_EXHAUSTIVE_TERMS = 20000
+_MAX_EXHAUSTIVE_TERMS = 4096
 
 
 # ------------------------------------------------------------------------------------------------
@@ -328,6 +328,31 @@ def _param_volume(domain: Domain) -> float:
 # ------------------------------------------------------------------------------------------------
 # torch kernels
 
+#: CPU batches with fewer elements than this run on one torch thread: for small tensors the
+#: threads' start-up (and, on a loaded machine, their spin-waiting) costs far more than the work.
+_SMALL_WORK = 2**22
+
+
+class _cpu_threads:
+    """Context: one torch thread for small CPU work (see ``_SMALL_WORK``); restores the setting."""
+
+    def __init__(self, device: Any, work: int):
+        self.on = (device is None or str(device) == "cpu") and work < _SMALL_WORK
+        self.prev = None
+
+    def __enter__(self):
+        if self.on:
+            import torch
+
+            self.prev = torch.get_num_threads()
+            torch.set_num_threads(1)
+
+    def __exit__(self, *exc):
+        if self.on and self.prev is not None:
+            import torch
+
+            torch.set_num_threads(self.prev)
+
 
 class _TorchNet:
     """A network's parameters as float64 tensors, with the original biases (for z̃ = u - β)."""
@@ -475,7 +500,7 @@ def _kk_values(tn: _TorchNet, S, tl, tu, tb, substitute: bool):
 def _chunk(tn: _TorchNet, k: int) -> int:
     widths = tn.net.widths
     per = tn.m * max(widths) + (max(widths) ** 2 if k == 1 else 0) + 1
-    return max(1, min(4096, _BATCH_ELEMENTS // per))
+    return max(1, min(1 << 16, _BATCH_ELEMENTS // per))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -600,6 +625,14 @@ def _estimate_one(net: Network, laws: list, domain: Domain, k: int, mode: str, n
 
     tn = _TorchNet(net, laws, device, domain)
     S, w = _sample_domain(domain, rng, int(n_samples))
+    with _cpu_threads(device, _chunk(tn, k) * (tn.m * max(net.widths) + max(net.widths) ** 2)):
+        return _estimate_rows(tn, net, S, w, k, mode, rng, tuples)
+
+
+def _estimate_rows(tn: _TorchNet, net: Network, S: np.ndarray, w: np.ndarray, k: int, mode: str,
+                   rng: np.random.Generator, tuples: Any) -> dict:
+    import torch
+
     out: dict[str, np.ndarray] = {}
     if k == 1:
         chunk = _chunk(tn, 1)
@@ -826,7 +859,8 @@ def c_grad(model: NetworkLaw | Network, domain: Domain, k: int = 1, *, n_network
     for net in nets:
         tn = _TorchNet(net, [None] * net.depth, device, domain)
         S, _ = _sample_domain(domain, rng, int(n_samples))
-        G = _grad_norms(tn, torch.as_tensor(S, dtype=torch.float64, device=tn.device))
+        with _cpu_threads(device, S.shape[0] * tn.m * max(net.widths)):
+            G = _grad_norms(tn, torch.as_tensor(S, dtype=torch.float64, device=tn.device))
         per.append([np.mean((g * scale) ** k, axis=1) for g in G])  # per layer: (B,) means over units
     if len(nets) >= 2:
         vals = np.array([[p.mean() for p in pn] for pn in per])  # (n_networks, depth)

@@ -193,6 +193,17 @@ def _act_module(act: PiecewiseLinear) -> nn.Module:
         return nn.Hardtanh(float(act.breakpoints[0]), float(act.breakpoints[1]))
     if act.T == 1 and not act.per_unit and act.breakpoints[0] == 0 and act.slopes[1] == 1 and float(act.value) == 0:
         return nn.LeakyReLU(float(act.slopes[0]))
+    if act == hard_sigmoid():
+        return nn.Hardsigmoid()
+    if act.T == 2 and not act.per_unit and act.slopes.tolist() == [1.0, 0.0, 1.0] and float(act.value) == 0 and act.breakpoints[0] == -act.breakpoints[1]:
+        return nn.Softshrink(float(act.breakpoints[1]))
+    if act.T == 1 and not act.per_unit and act.slopes.tolist() == [0.0, 1.0] and float(act.value) == act.breakpoints[0]:
+        return nn.Threshold(float(act.breakpoints[0]), float(act.breakpoints[0]))
+    if act.T == 1 and act.per_unit and act.breakpoints[0] == 0 and np.all(act.slopes[:, 1] == 1) and np.all(act.value == 0):
+        p = nn.PReLU(act.width)
+        with torch.no_grad():
+            p.weight.copy_(torch.tensor(act.slopes[:, 0]))
+        return p
     return PLModule(act)
 
 
