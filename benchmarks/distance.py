@@ -4,6 +4,8 @@
    inputs per second of ``distance_to_boundary`` against, in the same run,
    - the floor: a bare torch forward pass carrying every neuron's gradient (J_l = W_l D J_{l-1}),
      the least work any exact method that looks at all gradients has to do;
+   - ``method="jacobian"`` (the same forward Jacobians plus the min) and the default ``"gram"``
+     (Gram matrices K_l = W D K D W^T of the gradients: cost independent of n_in);
    - autograd: every neuron's gradient by ``torch.func.vmap(jacrev)`` (what one would write
      without the forward Jacobian), on fewer inputs.
 2. kind="linear" on small nets: seconds per input and activation regions examined, with the
@@ -76,7 +78,8 @@ def bench_activation(inputs: int, device: str, repeat: int) -> None:
     X = np.random.default_rng(1).uniform(0, 1, size=(inputs, 784))
     chunk = 64
     fns = {
-        "distance_to_boundary(kind='activation')": lambda: distance_to_boundary(net, X, "activation", device=device),
+        "distance_to_boundary (auto = gram)": lambda: distance_to_boundary(net, X, "activation", device=device),
+        "distance_to_boundary (method=jacobian)": lambda: distance_to_boundary(net, X, "activation", device=device, method="jacobian"),
         "floor: forward + all gradients (torch)": lambda: _floor(net, X, device, chunk),
     }
     n_auto = max(8, inputs // 8)

@@ -43,7 +43,7 @@ def make_cnn() -> nn.Module:
 def train(model: nn.Module, X: np.ndarray, y: np.ndarray, minutes: float, epochs: int, seed: int) -> list[float]:
     g = torch.Generator().manual_seed(seed)
     Xt = torch.tensor(X, dtype=torch.float32).reshape(-1, 1, 28, 28)
-    yt = torch.as_tensor(y, dtype=torch.long)
+    yt = torch.tensor(y, dtype=torch.long)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     t0, losses = time.time(), []
     for ep in range(epochs):
@@ -88,7 +88,7 @@ def draw(part, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
 
-    fig, ax = plt.subplots(figsize=(5.6, 6.2), dpi=90)
+    fig, ax = plt.subplots(figsize=(5.6, 5.9), dpi=90)
     V, E = part.vertices, part.edges
     inner = part.edge_layer >= 0
     lin = part.slope_jump()  # the boundaries of linear regions (the output's gradient jumps)
@@ -112,9 +112,12 @@ def draw(part, path: Path, title: str) -> None:
     ax.set_yticks([])
     ax.set_title(title, fontsize=9)
     fig.legend(loc="lower center", ncol=2, fontsize=6, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path)
     plt.close(fig)
+    from PIL import Image  # a 64-colour palette keeps the PNG small (line art)
+
+    Image.open(path).convert("RGB").quantize(colors=64).save(path, optimize=True)
 
 
 def report(model: nn.Module, tag: str, p012: np.ndarray, X0: np.ndarray, X1: np.ndarray, out: Path) -> dict:
@@ -141,8 +144,8 @@ def report(model: nn.Module, tag: str, p012: np.ndarray, X0: np.ndarray, X1: np.
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--minutes", type=float, default=3.0, help="training time budget (default 3)")
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--minutes", type=float, default=4.0, help="training time budget (default 4)")
+    ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--segments", type=int, default=100, help="segments between test digits (default 100)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="docs/img", help="folder for the PNGs")

@@ -23,6 +23,8 @@ def _same(net, kind, ref, P):
     if kind == "activation":
         pats = net.activation_pattern(P)
         return np.all(np.concatenate([p == r[None] for p, r in zip(pats, ref)], axis=1), axis=1)
+    if len(P) == 0:
+        return np.zeros(0, bool)
     J = net.jacobian(P).reshape(len(P), -1)
     return np.linalg.norm(J - ref[None], axis=1) <= 1e-9 * (np.linalg.norm(ref) + np.linalg.norm(J, axis=1))
 
@@ -321,3 +323,20 @@ def test_jacobian_and_gram_methods_agree(act):
     np.testing.assert_array_equal(a.layer, b.layer)
     np.testing.assert_array_equal(a.unit, b.unit)
     np.testing.assert_allclose(a.nearest, b.nearest, rtol=1e-12, atol=1e-14)
+
+
+def test_agrees_with_exact_plane_partition_in_2d():
+    from linregions.plane import plane
+
+    net = random_mlp(2, [10, 10, 2], activation=hard_tanh(), biases=Normal(0.5), seed=1)
+    X = _inputs(2, 40, 2, 2.0)
+    part = plane(net, [0.0, 0.0], np.eye(2), (-6.0, 6.0, -6.0, 6.0))
+    P = part.origin + part.vertices @ part.basis.T
+    inner = part.interior
+    for kind, edges in (("activation", inner), ("linear", inner & part.edge_good)):
+        p, q = P[part.edges[edges, 0]], P[part.edges[edges, 1]]
+        d = q - p
+        t = np.clip(np.einsum("bej,ej->be", X[:, None] - p[None], d) / np.einsum("ej,ej->e", d, d), 0, 1)
+        ref = np.linalg.norm(X[:, None] - (p[None] + t[..., None] * d[None]), axis=2).min(axis=1)
+        r = distance_to_boundary(net, X, kind)
+        np.testing.assert_allclose(r.distance, ref, rtol=RTOL)

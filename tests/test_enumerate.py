@@ -22,7 +22,7 @@ import pytest
 from scipy.optimize import linprog
 from scipy.spatial import ConvexHull, HalfspaceIntersection
 
-from linregions import Network, Zero, hard_tanh, leaky_relu, line, random_mlp, relu
+from linregions import Network, Normal, Zero, hard_tanh, leaky_relu, line, random_mlp
 from linregions.enumerate import PolyhedralComplex, complex_in_box
 
 # ----------------------------------------------------------------------------------------------
@@ -172,6 +172,7 @@ NETS_LP = [
 ]
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # exact degeneracies must not look near-degenerate
 @pytest.mark.parametrize("make", NETS_LP)
 def test_against_lp_brute_force(make):
     net = make()
@@ -216,6 +217,7 @@ def _flat_volume(Hs, hs, low, high):
     return ConvexHull(HalfspaceIntersection(np.c_[G, -h], y).intersections).volume
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 @pytest.mark.parametrize("n,width,zero_bias,dead", [(3, 7, False, 2), (3, 6, True, 0), (4, 6, False, 1), (4, 5, True, 1)])
 def test_one_layer_closed_forms(n, width, zero_bias, dead):
     """Hyperplane arrangement: vol_{n-k}(B_{N,k} ∩ K) = sum over k-subsets of hyperplanes of the
@@ -353,6 +355,29 @@ def test_restriction_to_a_3d_subspace_matches_chords():
     assert abs(cx.volume(1, "activation") - samples.mean()) < 4 * se
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_tiny_biases_scale_exactly():
+    """Biases s * b (the paper's N(0, 1e-6) regime): the network is positively homogeneous in
+    (x, biases), so its complex in [-1, 1]^3 is the complex of the biases b in [-1/s, 1/s]^3
+    shrunk by s: same counts, vol_{n-k} scaled by s^(n-k). Sliver regions of width ~1e-8 occur."""
+    s = 1e-6
+    net = random_mlp(3, [4, 3], biases=Normal(1.0), seed=3)
+    small = Network(net.weights, tuple(s * b for b in net.biases), net.activations)
+    a = complex_in_box(small, -1.0, 1.0)
+    b = complex_in_box(net, -1.0 / s, 1.0 / s)
+    for kind in ("activation", "linear"):
+        assert a.num_regions(kind) == b.num_regions(kind)
+        np.testing.assert_allclose(a.volumes(kind), b.volumes(kind) * s ** np.array([2.0, 1.0, 0.0]), rtol=1e-6)
+    assert a.region_volume.min() < 1e-18  # the check does involve slivers
+
+
+def test_near_degenerate_biases_warn():
+    """Biases ~1e-8 put points closer than the snap tolerance resolves: a RuntimeWarning says so."""
+    net = random_mlp(3, [4, 3], biases=Normal(1e-8), seed=3)
+    with pytest.warns(RuntimeWarning, match="nearly but not exactly degenerate"):
+        complex_in_box(net, -1.0, 1.0)
+
+
 def test_vertices_faces_and_repr():
     net = random_mlp(3, [6, 6], seed=51)
     cx = complex_in_box(net, [-1.0, -0.5, 0.0], [1.0, 0.5, 2.0])
@@ -390,3 +415,49 @@ def test_errors():
         cx.num_regions("pieces")
     with pytest.raises(ValueError, match="codimension"):
         cx.volume(4)
+
+
+# ----------------------------------------------------------------------------------------------
+# two dimensions: the planar complex of linregions.plane
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: random_mlp(2, [8, 8], activation=hard_tanh(-0.3, 0.3), biases=Normal(0.5), seed=3),
+        lambda: random_mlp(2, [8, 8, 8], activation=hard_tanh(-0.3, 0.3), biases=Zero(), seed=4),
+        lambda: random_mlp(2, [12, 12], biases=Zero(), seed=2),
+    ],
+)
+def test_two_dimensions_match_plane(make):
+    from linregions.plane import plane
+
+    net = make()
+    cx = complex_in_box(net, [-1.0, -0.5], [1.5, 1.0])
+    part = plane(net, np.zeros(2), np.eye(2), (-1.0, 1.5, -0.5, 1.0))
+    for kind in ("activation", "linear"):
+        assert cx.num_regions(kind) == part.num_regions(kind)
+        assert cx.volume(1, kind) == pytest.approx(part.boundary_length(kind), rel=1e-9)
+        assert cx.num_vertices(kind) == part.num_vertices(kind)
+
+
+# ----------------------------------------------------------------------------------------------
+# Theorem 6: exact volumes for k = 1..3 against the theory's unbiased estimator
+
+
+@pytest.mark.slow
+def test_theorem6_all_codimensions():
+    """For networks drawn from one law, exact vol_{3-k}(B_{N,k} ∩ K) minus the Theorem 6
+    estimator of the same network (with its bias law) has mean zero; paired differences."""
+    from linregions.crofton import Box
+    from linregions.theory import NetworkLaw, theorem6
+
+    law = NetworkLaw(3, (4, 4), activation=hard_tanh(-0.5, 0.5), biases=Normal(0.3))
+    rng = np.random.default_rng(123)
+    nets = [law.sample(rng) for _ in range(16)]
+    exact = np.array([complex_in_box(net, -1.0, 1.0).volumes("linear") for net in nets])
+    for k in (1, 2, 3):
+        est = np.array([theorem6(net, Box.cube(3), k, bias_law=law.biases, kind="linear", n_samples=48, seed=i).value
+                        for i, net in enumerate(nets)])
+        d = exact[:, k - 1] - est
+        assert abs(d.mean()) < 4 * d.std(ddof=1) / math.sqrt(d.size), k

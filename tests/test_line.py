@@ -432,6 +432,30 @@ def test_real_line_finds_far_breakpoints():
     assert part.num_regions("activation") == 3
 
 
+def test_real_line_resolves_breakpoints_of_very_different_sizes():
+    # roots at -1e-4 and 0 (first layer) and at 1e9 (tiny weight): one segment [-R, R] would
+    # merge the first two (T_MERGE * 2R > 1e-4)
+    net = Network((np.array([[1.0], [1.0], [1e-9]]), np.ones((1, 3))), (np.array([1e-4, 0.0, -1.0]), np.zeros(1)), (relu(),))
+    part = real_line(net)
+    np.testing.assert_allclose(part.points[:, 0], [-1e-4, 0.0, 1e9], rtol=1e-9, atol=1e-6)
+    assert part.unit.tolist() == [0, 1, 2] and part.crossing_point.tolist() == [0, 1, 2]
+    # the affine pieces are right far out and near 0
+    for x in (-5e9, -5e-5, 3e-5, 2e9):
+        tt = (x - part.x0[0]) / (part.x1[0] - part.x0[0])
+        i = np.searchsorted(part.t, tt)
+        # t resolves x to ~1e-16 * 2R ~ 4e-7 here
+        assert part.intercepts[i, 0] + part.slopes[i, 0] * tt == pytest.approx(net(np.array([[x]]))[0, 0], rel=1e-6, abs=2e-6)
+
+
+def test_segments_do_not_influence_each_other():
+    """A tiny segment across a kink keeps its crossing when batched with a huge segment."""
+    net = Network((np.array([[1.0]]), np.array([[1e-3]]), np.array([[1.0]])),
+                  (np.zeros(1), np.array([-5.0]), np.zeros(1)), (relu(), relu()))
+    batch = lines(net, [[-1e-8], [-2e4]], [[1e-8], [2e4]])
+    np.testing.assert_allclose(batch[0].t, [0.5], atol=1e-12)
+    np.testing.assert_allclose(batch[1].points[:, 0], [0.0, 5000.0], atol=1e-9)
+
+
 @pytest.mark.parametrize("name", ["relu", "hard_tanh", "abs"])
 def test_real_line_matches_brute_force_on_all_of_r(name):
     rng = np.random.default_rng(16)

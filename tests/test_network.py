@@ -127,3 +127,19 @@ def test_weights_are_read_only_float64():
     assert net.weights[0].dtype == np.float64
     with pytest.raises(ValueError):
         net.weights[0][0, 0] = 5.0
+
+
+def test_torch_paths_match_numpy():
+    import torch
+
+    rng = np.random.default_rng(4)
+    Ws = (rng.normal(size=(4, 2)), rng.normal(size=(1, 4)))
+    bs = (rng.normal(size=4), np.zeros(1))
+    net = Network(Ws, bs, (hard_tanh(),), unit_kinds=(np.array([NEURON, PASSTHROUGH, NEURON, ARGMAX]),))
+    u = rng.normal(size=(30, 4)) * 2
+    ut = torch.tensor(u)
+    np.testing.assert_allclose(net.activate(0, ut).numpy(), net.activate(0, u))
+    np.testing.assert_array_equal(net.piece(0, ut).numpy(), net.piece(0, u))
+    np.testing.assert_allclose(net.derivative(0, ut).numpy(), net.derivative(0, u))
+    Wt, bt = net.tensors()
+    assert Wt[0].dtype == torch.float64 and torch.equal(Wt[0], torch.tensor(Ws[0])) and torch.equal(bt[0], torch.tensor(bs[0]))

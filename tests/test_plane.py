@@ -365,3 +365,25 @@ def test_bad_input_other():
     with pytest.raises(ValueError, match="by must be"):
         part.boundary_length("linear", by="unit")
     assert "PlanePartition(" in repr(part) and "\n" not in repr(part)
+
+
+def test_cli_plane(tmp_path, capsys):
+    import json
+
+    from linregions.cli import main
+
+    png, summ = tmp_path / "s.png", tmp_path / "s.json"
+    rc = main(["plane", "--mlp", "2-8x2-1", "--png", str(png), "--summary", str(summ), "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert json.loads(summ.read_text())["activation_regions"] == out["activation_regions"]
+    net = random_mlp(2, [8, 8], 1, activation=relu(), biases=Normal(0.1), seed=0)  # the CLI's defaults
+    part = plane(net, [0.0, 0.0], np.eye(2), SQUARE)
+    assert out["activation_regions"] == part.num_regions("activation")
+    assert out["linear_regions"] == part.num_regions("linear")
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    pts = tmp_path / "pts.npy"
+    np.save(pts, np.random.default_rng(0).random((3, 6)))
+    assert main(["plane", "--mlp", "6-8x2-1", "--points", str(pts), "--png", "none"]) == 0
+    assert main(["plane", "--bounds", "1,0,0,1", "--png", "none"]) == 2
+    assert "inverted" in capsys.readouterr().err

@@ -38,8 +38,21 @@ from scipy.optimize import nnls
 from .network import Network, _as_matrix
 from .tolerances import SLOPE_RTOL, SNAP_RTOL
 
-__all__ = ["Distances", "distance_to_boundary", "activation_distance", "linear_distance"]
+__all__ = ["Distances", "distance_to_boundary", "activation_distance", "linear_distance", "LDP_RTOL"]
 
+#: Least-distance programs (``_least_distance``) are solved in units of sigma, the largest
+#: |signed distance| from x to a constraint's hyperplane. A solution is accepted when it violates
+#: no constraint by more than ``LDP_RTOL * (sigma + ||w||)``: NNLS and the polishing solve are exact
+#: up to rounding (~1e-15 of that scale for the small, well-scaled systems here), so only an
+#: inconsistent system (the constraint's hyperplane misses the region) can exceed it.
+LDP_RTOL = 1e-9
+#: The last residual component of the Lawson-Hanson NNLS is -1 / (1 + ||w / sigma||^2) for a
+#: consistent system and 0 for an inconsistent one; below this the system is inconsistent (a
+#: nearest point more than 1e6 sigma away is treated as none).
+_LDP_INCONSISTENT = 1e-12
+#: The polished solution (min-norm solution on the constraints NNLS made active) replaces the
+#: NNLS one when it satisfies every constraint to ``_POLISH_RTOL * sigma``.
+_POLISH_RTOL = 1e-12
 #: Peak memory target (bytes) of one chunk of inputs in the torch path of kind="activation".
 _CHUNK_BYTES = 128 * 2**20
 #: Seed of the fixed generic directions that break ties when a point lies on several boundaries.
@@ -452,16 +465,16 @@ def _least_distance(A: np.ndarray, c: np.ndarray, x: np.ndarray, eq: tuple | Non
     except RuntimeError:  # pragma: no cover - iteration limit
         return None
     r = E @ u - f
-    if -r[n] <= 1e-12:
+    if -r[n] <= _LDP_INCONSISTENT:
         return None  # E u = f solvable: the constraints are inconsistent (or infinitely far)
     w = -r[:n] / r[n] * sigma
     act = u > 0
     if act.any():  # polish: min-norm solution of the active constraints as equalities
         w2 = np.linalg.lstsq(Gm[act], hv[act], rcond=None)[0]
-        if np.all(Gm @ w2 >= hv - 1e-12 * sigma) and np.linalg.norm(w2) <= np.linalg.norm(w) * (1 + 1e-9) + 1e-300:
+        if np.all(Gm @ w2 >= hv - _POLISH_RTOL * sigma) and np.linalg.norm(w2) <= np.linalg.norm(w) * (1 + 1e-9) + 1e-300:
             w = w2
     viol = hv - Gm @ w
-    if viol.max(initial=0.0) > 1e-9 * (sigma + np.linalg.norm(w)):
+    if viol.max(initial=0.0) > LDP_RTOL * (sigma + np.linalg.norm(w)):
         return None
     return x + w, float(np.linalg.norm(w))
 

@@ -23,8 +23,8 @@ for degenerate, non-simple polytopes too). New vertices get their pre-activation
 linear interpolation, like the points of ``line``. After the last layer, the face lattice of
 every region follows from the incidence alone (the facets of a face are the maximal subsets cut
 out by one more constraint), faces shared by several regions are identified through their
-vertex sets (vertices merged across regions at distance <= ``VERTEX_MERGE_RTOL`` times the box
-diameter), and the (n-k)-volume of each face comes from the pyramid formula
+vertex sets (a vertex made by a cut is named by the edge and the constraint that made it, so
+the cells around a point share one vertex; no coordinates are compared), and the (n-k)-volume of each face comes from the pyramid formula
 ``vol_d(F) = (1/d) * sum_{facets G of F} dist(c_F, aff G) * vol_{d-1}(G)`` (c_F the mean of F's
 vertices), down to edge lengths.
 
@@ -62,6 +62,7 @@ True
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,17 +72,20 @@ from .line import Kind, _check_kind, _forward_tangent, _open, _reachability, _sn
 from .network import Network, _as_matrix
 from .tolerances import SLOPE_RTOL, SNAP_RTOL
 
-__all__ = ["PolyhedralComplex", "complex_in_box", "MAX_DIM", "VERTEX_MERGE_RTOL"]
+__all__ = ["PolyhedralComplex", "complex_in_box", "MAX_DIM", "SNAP_NOISE_FRACTION"]
 
 #: Largest dimension of the box handled (the face lattice and the number of regions grow fast).
 MAX_DIM = 4
 
-#: Copies of one vertex computed in different regions (by different interpolation paths) agree
-#: to rounding, ~1e-15 of the box's diameter; distinct vertices of a complex with continuous
-#: parameter laws are separated by a positive distance of the order of the region sizes. Copies
-#: closer than ``VERTEX_MERGE_RTOL`` times the box diameter are one vertex; the same margin as
-#: ``tolerances.T_MERGE`` on segments (whose points are 1e-10 of the segment length apart).
-VERTEX_MERGE_RTOL = 1e-10
+
+#: A pre-activation snapped to a breakpoint (``|u - xi| <= tol``, ``tol = SNAP_RTOL * scale``)
+#: is rounding noise when ``|u - xi| <= SNAP_NOISE_FRACTION * tol``, i.e. 1e-13 of the scale of
+#: its summands: float64 rounding of a forward pass and of the interpolations along edges stays
+#: well below that (~1e-15 to 1e-14), and exactly degenerate arrangements (zero biases) snap
+#: values of that size. A snapped value above it is a real offset that the snap tolerance erased:
+#: the arrangement is nearly, not exactly, degenerate (features ~1e-10 of the scale, e.g. biases
+#: ~1e-9), counts may be off, and ``complex_in_box`` warns (``RuntimeWarning``).
+SNAP_NOISE_FRACTION = 1e-3
 
 _DEFAULT_MAX_REGIONS = 200_000
 
@@ -223,55 +227,103 @@ class PolyhedralComplex:
 # splitting
 
 
+class _Vertices:
+    """All vertices made so far: coordinates V and the current layer's pre-activations U, in
+    growable buffers, and the key of every vertex made by a cut. A vertex made on the edge
+    (u, w) by constraint c has the key (min(u, w), max(u, w), c): cells that share that edge
+    (the complex is face-to-face, and every cell meets the cuts in the same order) make the same
+    vertex, so each point of the complex is one vertex whatever the number of cells around it,
+    with one set of values that every cell decides on."""
+
+    def __init__(self, V: np.ndarray):
+        self.n = V.shape[0]
+        self.V = np.empty((max(64, 4 * self.n), V.shape[1]))
+        self.V[: self.n] = V
+        self.U = np.empty((self.V.shape[0], 0))
+        self.keys: dict[tuple[int, int, int], int] = {}
+        self.near_degenerate = False  # some snap erased more than rounding noise
+
+    def start_layer(self, U: np.ndarray) -> None:
+        self.U = np.empty((self.V.shape[0], U.shape[1]))
+        self.U[: self.n] = U
+
+    def add(self, V: np.ndarray, U: np.ndarray) -> np.ndarray:
+        k = V.shape[0]
+        if self.n + k > self.V.shape[0]:
+            cap = 2 * (self.n + k)
+            for name in ("V", "U"):
+                old = getattr(self, name)
+                buf = np.empty((cap, old.shape[1]))
+                buf[: self.n] = old[: self.n]
+                setattr(self, name, buf)
+        self.V[self.n : self.n + k] = V
+        self.U[self.n : self.n + k] = U
+        self.n += k
+        return np.arange(self.n - k, self.n)
+
+
 class _Cell:
-    """A convex polytope during splitting: vertices V (m, n), pre-activations U (m, n_l) of the
-    current layer at the vertices, incidence inc (m, C) with the constraint ids cols (C,)."""
+    """A convex polytope during splitting: its vertex ids (m,) into ``_Vertices`` and the
+    incidence inc (m, C) of its vertices with the constraint ids cols (C,) (box facets 0..2n-1,
+    then one id per neuron and breakpoint)."""
 
-    __slots__ = ("V", "U", "inc", "cols")
+    __slots__ = ("ids", "inc", "cols")
 
-    def __init__(self, V, U, inc, cols):
-        self.V, self.U, self.inc, self.cols = V, U, inc, cols
+    def __init__(self, ids, inc, cols):
+        self.ids, self.inc, self.cols = ids, inc, cols
 
 
-def _cut(cell: _Cell, h: np.ndarray, tol: float, cid: int) -> list[_Cell]:
-    """Cut ``cell`` by the hyperplane h = 0 (h: the affine function's values at the vertices).
+def _cut(cell: _Cell, vs: _Vertices, z: int, xi: float, tol: float, cid: int) -> list[_Cell]:
+    """Cut ``cell`` by the hyperplane u_z = xi (u_z affine on the cell, known at its vertices).
 
-    Vertices with |h| <= tol lie on it. When h takes both strict signs the cell is split into
-    its two sides, with new vertices on the edges that join a positive and a negative vertex; the
-    vertices on the hyperplane (old and new) get the constraint id ``cid``. A hyperplane that
-    only touches the cell is not recorded: the face lattice of a polytope is determined by the
-    incidences of its facet-defining constraints alone, and every facet of a cell comes from the
-    box or from a cut.
+    Vertices with |u_z - xi| <= tol lie on it. When u_z - xi takes both strict signs the cell is
+    split into its two sides, with new vertices on the edges that join a positive and a negative
+    vertex; the vertices on the hyperplane (old and new) get the constraint id ``cid``. A
+    hyperplane that only touches the cell is not recorded: the face lattice of a polytope is
+    determined by the incidences of its facet-defining constraints alone, and every facet of a
+    cell comes from the box or from a cut.
     """
-    zero = np.abs(h) <= tol
+    ids = cell.ids
+    h = vs.U[ids, z] - xi
+    ah = np.abs(h)
+    zero = ah <= tol
     pos = (h > 0) & ~zero
     neg = (h < 0) & ~zero
+    if not vs.near_degenerate and np.any(zero & (ah > SNAP_NOISE_FRACTION * tol)):
+        vs.near_degenerate = True
     if not (pos.any() and neg.any()):
         return [cell]
     P, Q = np.nonzero(pos)[0], np.nonzero(neg)[0]
     inc = cell.inc
     common = inc[P][:, None, :] & inc[Q][None, :, :]  # (p, q, C)
-    # vertices lying on every constraint shared by the pair; an edge when only the pair does
-    contains = ~(common[:, :, None, :] & ~inc[None, None, :, :]).any(axis=3)  # (p, q, m)
-    ep, eq = np.nonzero(contains.sum(axis=2) == 2)
+    # vertices lying on every constraint shared by the pair (none of the pair's common
+    # constraints missing); the pair spans an edge when only the two of them do
+    missing = common.reshape(-1, inc.shape[1]).astype(np.float32) @ (~inc).T.astype(np.float32)  # (p q, m)
+    ep, eq = np.nonzero(((missing == 0).sum(axis=1) == 2).reshape(P.size, Q.size))
     a, b = P[ep], Q[eq]
-    lam = h[a] / (h[a] - h[b])
-    V_new = cell.V[a] + lam[:, None] * (cell.V[b] - cell.V[a])
-    U_new = cell.U[a] + lam[:, None] * (cell.U[b] - cell.U[a])
-    inc_new = common[ep, eq]
+    ga, gb = ids[a], ids[b]
+    keys = list(zip(np.minimum(ga, gb).tolist(), np.maximum(ga, gb).tolist(), [cid] * a.size))
+    new_ids = np.array([vs.keys.get(k, -1) for k in keys], dtype=np.int64)
+    fresh = np.nonzero(new_ids < 0)[0]
+    if fresh.size:
+        af, bf = ga[fresh], gb[fresh]
+        lam = (h[a[fresh]] / (h[a[fresh]] - h[b[fresh]]))[:, None]
+        made = vs.add(vs.V[af] + lam * (vs.V[bf] - vs.V[af]), vs.U[af] + lam * (vs.U[bf] - vs.U[af]))
+        new_ids[fresh] = made
+        for i, v in zip(fresh.tolist(), made.tolist()):
+            vs.keys[keys[i]] = v
+    inc_new = np.concatenate([common[ep, eq], np.ones((a.size, 1), bool)], axis=1)
     cols = np.append(cell.cols, cid)
     out = []
     for side in (pos, neg):
         keep = side | zero
-        inc_c = np.concatenate(
-            [np.concatenate([inc[keep], zero[keep, None]], axis=1), np.concatenate([inc_new, np.ones((a.size, 1), bool)], axis=1)]
-        )
+        inc_c = np.concatenate([np.concatenate([inc[keep], zero[keep, None]], axis=1), inc_new])
         used = inc_c.any(axis=0)  # drop constraints that no longer touch the cell
-        out.append(_Cell(np.concatenate([cell.V[keep], V_new]), np.concatenate([cell.U[keep], U_new]), inc_c[:, used], cols[used]))
+        out.append(_Cell(np.concatenate([ids[keep], new_ids]), inc_c[:, used], cols[used]))
     return out
 
 
-def _box_cell(low: np.ndarray, high: np.ndarray) -> _Cell:
+def _box(low: np.ndarray, high: np.ndarray) -> tuple[_Cell, _Vertices]:
     n = low.size
     corners = np.array(np.meshgrid(*([[0, 1]] * n), indexing="ij")).reshape(n, -1).T  # (2^n, n)
     V = np.where(corners == 0, low, high).astype(np.float64)
@@ -279,12 +331,14 @@ def _box_cell(low: np.ndarray, high: np.ndarray) -> _Cell:
     for i in range(n):
         inc[:, 2 * i] = corners[:, i] == 0
         inc[:, 2 * i + 1] = corners[:, i] == 1
-    return _Cell(V, np.zeros((V.shape[0], 0)), inc, np.arange(2 * n))
+    return _Cell(np.arange(V.shape[0]), inc, np.arange(2 * n)), _Vertices(V)
 
 
-def _split_all(net: Network, low: np.ndarray, high: np.ndarray, max_regions: int, progress: bool) -> list[_Cell]:
+def _split_all(net: Network, low: np.ndarray, high: np.ndarray, max_regions: int, progress: bool):
+    """The activation regions in the box, by layer-by-layer cuts: (cells, vertices)."""
     n = low.size
-    cells = [_box_cell(low, high)]
+    cell, vs = _box(low, high)
+    cells = [cell]
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -294,29 +348,24 @@ def _split_all(net: Network, low: np.ndarray, high: np.ndarray, max_regions: int
     for l, act in enumerate(net.activations):
         W, b, xi = net.weights[l], net.biases[l], act.breakpoints
         T = xi.size
-        # pre-activations of layer l at all vertices, batched over cells
-        sizes = np.array([c.V.shape[0] for c in cells])
-        if l == 0:
-            A = np.concatenate([c.V for c in cells])
-        else:
-            A = net.activate(l - 1, np.concatenate([c.U for c in cells]))
-        U_all = A @ W.T + b
+        # pre-activations of layer l at every vertex (affine on every cell: exact at the vertices)
+        A = vs.V[: vs.n] if l == 0 else net.activate(l - 1, vs.U[: vs.n])
+        vs.start_layer(A @ W.T + b)
         tol = SNAP_RTOL * _snap_scale(W, b, np.abs(A).max(axis=0), xi)  # (n_l,)
         sw = net.switching(l)
-        for c, U in zip(cells, np.split(U_all, np.cumsum(sizes)[:-1])):
-            c.U = U
         new_cells: list[_Cell] = []
         for c in cells:
-            D = c.U[:, :, None] - xi  # (m, n_l, T)
-            Z = np.abs(D) <= tol[:, None]
-            act_zj = ((((D > 0) & ~Z).any(0) & ((D < 0) & ~Z).any(0)) | Z.any(0)) & sw[:, None]
-            zs, js = np.nonzero(act_zj)
+            D = vs.U[c.ids][:, :, None] - xi  # (m, n_l, T)
+            aD = np.abs(D)
+            Z = aD <= tol[:, None]
+            crossing = ((D > 0) & ~Z).any(0) & ((D < 0) & ~Z).any(0) & sw[:, None]
+            if not vs.near_degenerate and np.any(Z & (aD > SNAP_NOISE_FRACTION * tol[:, None]) & sw[:, None]):
+                vs.near_degenerate = True
             pieces = [c]
-            for z, j in zip(zs.tolist(), js.tolist()):
-                cid = base + z * T + j
+            for z, j in zip(*(a.tolist() for a in np.nonzero(crossing))):
                 nxt = []
                 for pc in pieces:
-                    nxt.extend(_cut(pc, pc.U[:, z] - xi[j], tol[z], cid))
+                    nxt.extend(_cut(pc, vs, z, xi[j], tol[z], base + z * T + j))
                 pieces = nxt
             new_cells.extend(pieces)
             if len(new_cells) > max_regions:
@@ -330,7 +379,7 @@ def _split_all(net: Network, low: np.ndarray, high: np.ndarray, max_regions: int
             bar.set_postfix(regions=len(cells))
     if bar is not None:
         bar.close()
-    return cells
+    return cells, vs
 
 
 # ----------------------------------------------------------------------------------------------
@@ -444,28 +493,23 @@ def complex_in_box(
     if isinstance(max_regions, bool) or not isinstance(max_regions, (int, np.integer)) or max_regions < 1:
         raise ValueError(f"max_regions must be a positive integer, got {max_regions!r}")
     n = low.size
-    cells = _split_all(net, low, high, int(max_regions), progress)
+    cells, vs = _split_all(net, low, high, int(max_regions), progress)
+    if vs.near_degenerate:
+        warnings.warn(
+            "complex_in_box: some neurons pass within the snap tolerance (SNAP_RTOL) of a vertex without passing "
+            "through it (a nearly but not exactly degenerate arrangement, e.g. biases ~1e-9 of the weights' scale); "
+            "features below the tolerance were merged and the counts may be inexact",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     R = len(cells)
-
-    # global vertices: merge the copies held by different regions
-    sizes = np.array([c.V.shape[0] for c in cells])
-    V_all = np.concatenate([c.V for c in cells])
-    diam = float(np.linalg.norm(high - low))
+    vertices = vs.V[: vs.n].copy()
+    nV = vs.n
+    sizes = np.array([c.ids.size for c in cells])
+    labels = np.concatenate([c.ids for c in cells])
+    gid = [c.ids for c in cells]
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
-    from scipy.spatial import cKDTree
-
-    pairs = cKDTree(V_all).query_pairs(VERTEX_MERGE_RTOL * diam, output_type="ndarray")
-    g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(V_all.shape[0],) * 2) if len(pairs) else None
-    if g is None:
-        labels = np.arange(V_all.shape[0])
-    else:
-        _, labels = connected_components(g, directed=False)
-    nV = int(labels.max()) + 1
-    vertices = np.zeros((nV, n))
-    np.add.at(vertices, labels, V_all)
-    vertices /= np.bincount(labels, minlength=nV)[:, None]
-    gid = np.split(labels, np.cumsum(sizes)[:-1])
 
     # face lattice of every region; faces shared between regions identified by vertex sets
     face_index: dict[tuple, int] = {}
@@ -533,6 +577,10 @@ def complex_in_box(
     np.add.at(face_centroid, np.repeat(np.arange(F), counts), vertices[face_vertices])
     face_centroid /= counts[:, None]
 
+    region_centroid = np.zeros((R, n))
+    np.add.at(region_centroid, np.repeat(np.arange(R), sizes), vertices[labels])
+    region_centroid /= sizes[:, None]
+
     # volumes, by increasing dimension (pyramid formula)
     face_volume = np.zeros(F)
     face_volume[face_dim == 0] = 1.0
@@ -544,6 +592,12 @@ def complex_in_box(
             continue
         pts = [vertices[list(f_verts[k])] for k in ids]
         if d == 1:
+            if any(p.shape[0] != 2 for p in pts):
+                raise RuntimeError(
+                    "complex_in_box: the incidences found make an edge with more than two vertices: the arrangement is "
+                    "nearly but not exactly degenerate (points closer than the snap tolerance SNAP_RTOL allows, e.g. "
+                    "biases of ~1e-9 of the weights' scale); use exact zeros or a resolvable scale"
+                )
             P = np.stack(pts)  # edges: exactly two vertices
             face_volume[ids] = np.linalg.norm(P[:, 1] - P[:, 0], axis=1)
         else:
@@ -551,14 +605,12 @@ def complex_in_box(
         bases[d] = _orthonormal_spans(pts, d)
         base_row[ids] = np.arange(ids.size)
     if n == 1:
-        region_volume = np.array([np.ptp(c.V[:, 0]) for c in cells])
+        region_volume = np.array([np.ptp(vertices[c.ids, 0]) for c in cells])
     else:
-        region_centroid_tmp = np.stack([c.V.mean(axis=0) for c in cells])
-        region_volume = _pyramid_regions(region_facets, region_centroid_tmp, face_centroid, face_volume, bases[n - 1], base_row, n)
+        region_volume = _pyramid_regions(region_facets, region_centroid, face_centroid, face_volume, bases[n - 1], base_row, n)
 
     region_offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     region_vertices = labels.astype(np.int64)
-    region_centroid = np.stack([c.V.mean(axis=0) for c in cells])
 
     # states, slopes and goodness
     states, N_c, _ = _forward_tangent(net, region_centroid, np.zeros_like(region_centroid))
@@ -589,8 +641,9 @@ def complex_in_box(
     bad = (~face_on_box & (face_dim == n - 1) & ~two).sum()
     if bad:
         raise RuntimeError(
-            f"complex_in_box: {int(bad)} interior facet(s) are not shared by exactly two regions; "
-            "the arrangement is too degenerate for the snap tolerances (please report the network)"
+            f"complex_in_box: {int(bad)} interior facet(s) are not shared by exactly two regions: the arrangement "
+            "is nearly but not exactly degenerate (points closer than the snap tolerance SNAP_RTOL allows); use "
+            "exact zeros or a resolvable scale"
         )
 
     # linear regions: glue regions across facets without a slope jump

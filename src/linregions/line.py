@@ -233,6 +233,8 @@ def _interval_states(U: np.ndarray, same: np.ndarray, xi: np.ndarray, tol: np.nd
     """
     lo, hi = U[:-1], U[1:]
     m2 = lo + hi  # twice the midpoint (exact scaling: the comparisons below use 2 xi, 2 tol)
+    if tol.ndim == 2:
+        tol = tol[:-1]
     s = np.zeros(U.shape, dtype)
     body = s[:-1]
     for j, x in enumerate(xi):
@@ -243,7 +245,8 @@ def _interval_states(U: np.ndarray, same: np.ndarray, xi: np.ndarray, tol: np.nd
         near = np.nonzero((m2 <= 2 * x + 2 * tol) & (m2 >= 2 * x - 2 * tol))
         if near[0].size:
             k, z = near
-            on = (np.abs(lo[k, z] - x) <= tol[z]) & (np.abs(hi[k, z] - x) <= tol[z])
+            tz = tol[k, z] if tol.ndim == 2 else tol[z]
+            on = (np.abs(lo[k, z] - x) <= tz) & (np.abs(hi[k, z] - x) <= tz)
             body[k[on], z[on]] = 2 * j + 1
     body[~same] = 0
     return s
@@ -326,7 +329,10 @@ def _partition_chunk(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, 
     t = np.tile(np.array([0.0, 1.0]), S)
     pts = np.empty((2 * S, net.n_in))
     pts[0::2], pts[1::2] = X0, X1
-    a_absmax = np.abs(pts).max(axis=0)
+    # rounding bounds per segment (not per chunk: results must not depend on the other segments)
+    # (the largest |input| of each segment times the l1 norm of each weight row bounds the
+    # summands of u; a bound per coordinate would cost a matmul per layer and chunk)
+    a_absmax = np.maximum(np.abs(X0).max(axis=1), np.abs(X1).max(axis=1))
     W0 = net.weights[0]
     U = pts @ W0.T + net.biases[0]
     dU = np.repeat((X1 - X0) @ W0.T, 2, axis=0)
@@ -336,11 +342,12 @@ def _partition_chunk(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, 
         W, b, xi = net.weights[l], net.biases[l], act.breakpoints
         if l > 0:
             A = net.activate(l - 1, U)
-            a_absmax = np.abs(A).max(axis=0)
+            a_absmax = np.maximum.reduceat(np.abs(A).max(axis=1), np.searchsorted(seg, np.arange(S)))
             U = A @ W.T + b
             del A
             dU = _code_tangent(net, l - 1, states[-1], dU) @ W.T
-        tol = SNAP_RTOL * _snap_scale(W, b, a_absmax, xi)
+        tol_seg = SNAP_RTOL * (np.outer(a_absmax, np.abs(W).sum(axis=1)) + np.abs(b) + np.abs(xi).max())  # (S, n_l)
+        tol = tol_seg[seg]
         same = seg[:-1] == seg[1:]
         sw = net.switching(l)
         k, lam = _crossings(U, same, None if sw.all() else sw, xi, tol)
@@ -364,6 +371,7 @@ def _partition_chunk(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, 
                 rows = [seg[k], t_new, U_new, dU[k]] + [s[k] for s in states]
                 seg, t, U, dU, *states = _insert(arrays, k, rows)
                 same = seg[:-1] == seg[1:]
+                tol = tol_seg[seg]
         s = _interval_states(U, same, xi, tol, code)
         if not sw.all():
             s[:, ~sw] = 0
@@ -541,13 +549,32 @@ def line(net: Network, x0: Any, x1: Any) -> LinePartition:
     return lines(net, X0, X1)[0]
 
 
+#: real_line splits [-R, R] at +-R 4^-k, k = 0..``_REAL_LINE_LEVELS`` (and covers the middle
+#: [-R 4^-K, R 4^-K] with one piece), so that each piece's merge scale ``T_MERGE * length`` is
+#: relative to the size of the numbers in it, not to R: 4^-20 ~ 1e-12.
+_REAL_LINE_LEVELS = 20
+
+
 def real_line(net: Network, *, max_doublings: int = 64) -> LinePartition:
     """All breakpoints of a 1-input network on the whole real line.
 
-    Returns the partition of a segment [-R, R] chosen so that no neuron changes its piece
-    outside it: beyond the last point every neuron is affine and stays on one piece, checked
-    exactly ray by ray. ``num_regions`` then counts the regions of R (the outer two extend to
-    infinity); ``points[:, 0]`` are the breakpoints as numbers.
+    Returns a partition of the segment [-R, R] with R chosen so that no neuron changes its piece
+    outside it: beyond +-R every neuron is affine and stays on one piece, checked exactly ray by
+    ray, layer by layer (R starts at twice the largest first-layer root plus one and grows by
+    factors of 4 until the check passes). ``num_regions`` then counts the regions of R (the outer
+    two extend to infinity); ``points[:, 0]`` are the breakpoints as numbers.
+
+    Breakpoints may span many orders of magnitude (a root far out from a tiny weight, others
+    close together near 0), so [-R, R] is not split as one segment, whose merge scale
+    ``T_MERGE * 2 R`` would then join distinct points near 0: it is cut geometrically at
+    +-R 4^-k into overlapping pieces, each partitioned exactly, and each point is taken from the
+    piece whose own part holds it. Points are then resolved to ~1e-10 of their own magnitude
+    (and at best ~1e-16 R, the resolution of the returned parameter t).
+
+    >>> from linregions import random_mlp
+    >>> part = real_line(random_mlp(1, [8, 8], seed=0))
+    >>> part.num_regions("activation") >= 2
+    True
     """
     if not isinstance(net, Network):
         raise TypeError(f"expected a linregions.Network, got {type(net).__name__}")
@@ -559,11 +586,74 @@ def real_line(net: Network, *, max_doublings: int = 64) -> LinePartition:
     roots = ((xi[None, :] - b[nz, None]) / w[nz, None]).ravel() if nz.any() else np.zeros(1)
     R = 2.0 * float(np.max(np.abs(roots), initial=0.0)) + 1.0
     for _ in range(max_doublings):
-        part = line(net, [-R], [R])
         if not (_escapes(net, -R, -1.0) or _escapes(net, R, 1.0)):
-            return part
+            break
         R *= 4.0
-    raise RuntimeError("real_line: breakpoints keep appearing farther out; the network may be degenerate")
+    else:
+        raise RuntimeError("real_line: breakpoints keep appearing farther out; the network may be degenerate")
+    return _stitched(net, R)
+
+
+def _stitched(net: Network, R: float) -> LinePartition:
+    """The partition of [-R, R] from overlapping geometric pieces (see ``real_line``)."""
+    r = R * 4.0 ** -np.arange(_REAL_LINE_LEVELS + 1)
+    cuts = np.concatenate([-r, r[::-1]])  # -R .. -rho, rho .. R: regions between consecutive cuts
+    lo, hi = cuts[:-1], cuts[1:]
+    margin = 0.25 * (hi - lo)
+    a, e = lo - margin, hi + margin  # each piece overlaps its neighbours' regions
+    batch = lines(net, a[:, None], e[:, None])
+    n_reg = lo.size
+    keep_x, keep_src = [], []
+    for j in range(n_reg):
+        part = batch[j]
+        x = a[j] + part.t * (e[j] - a[j])
+        own = (x >= lo[j] if j > 0 else np.ones(x.size, bool)) & (x < hi[j] if j < n_reg - 1 else np.ones(x.size, bool))
+        idx = np.nonzero(own)[0]
+        keep_x.append(x[idx])
+        keep_src.append(np.stack([np.full(idx.size, j), idx], axis=1))
+    xs = np.concatenate(keep_x)
+    src = np.concatenate(keep_src).reshape(-1, 2)
+    order = np.argsort(xs, kind="stable")
+    xs, src = xs[order], src[order]
+    t = (xs + R) / (2.0 * R)
+    # points closer than the resolution of t become one
+    groups = np.concatenate([[0], np.cumsum(np.diff(t) > 0)]) if t.size else np.zeros(0, np.int64)
+    m = int(groups[-1]) + 1 if t.size else 0
+    t_out = np.zeros(m)
+    linear = np.zeros(m, bool)
+    cp, layer, unit, bp, good = [], [], [], [], []
+    parts = [batch[j] for j in range(n_reg)]
+    for (j, q), g, tt in zip(src, groups, t):
+        part = parts[j]
+        t_out[g] = tt
+        linear[g] |= bool(part.linear[q])
+        c = part.crossing_point == q
+        cp.append(np.full(int(c.sum()), g))
+        layer.append(part.layer[c]), unit.append(part.unit[c]), bp.append(part.breakpoint[c]), good.append(part.good[c])
+    cat = lambda xs_, dt: np.concatenate(xs_).astype(dt) if xs_ else np.zeros(0, dt)  # noqa: E731
+    # affine pieces in the global parameter: N = ic + s t_local, t_local = (2 R t - R - a) / L
+    def piece(j: int, k: int):
+        L = e[j] - a[j]
+        s_loc, ic_loc = parts[j].slopes[k], parts[j].intercepts[k]
+        return s_loc * (2.0 * R / L), ic_loc - s_loc * (R + a[j]) / L
+
+    first_of_group = np.ones(src.shape[0], bool)
+    first_of_group[1:] = groups[1:] != groups[:-1]
+    last_of_group = np.ones(src.shape[0], bool)
+    last_of_group[:-1] = groups[1:] != groups[:-1]
+    pieces = [piece(0, 0)]
+    for (j, q), is_last in zip(src, last_of_group):
+        if is_last:
+            pieces.append(piece(int(j), int(q) + 1))
+    slopes = np.stack([p[0] for p in pieces])
+    intercepts = np.stack([p[1] for p in pieces])
+    # crossings sorted by point, then layer, unit (as lines returns them)
+    cpa, la, ua = cat(cp, np.int64), cat(layer, np.int64), cat(unit, np.int64)
+    o = np.lexsort((ua, la, cpa))
+    return LinePartition(
+        x0=np.array([-R]), x1=np.array([R]), t=t_out, linear=linear, crossing_point=cpa[o], layer=la[o], unit=ua[o],
+        breakpoint=cat(bp, np.int64)[o], good=cat(good, bool)[o], slopes=slopes, intercepts=intercepts,
+    )
 
 
 def _escapes(net: Network, x_end: float, direction: float) -> bool:

@@ -165,9 +165,7 @@ class _Builder:
             return A @ W.T + b
         import torch
 
-        At = torch.as_tensor(A, dtype=torch.float64, device=self.device)
-        Wt = torch.as_tensor(W, dtype=torch.float64, device=self.device)
-        bt = torch.as_tensor(b, dtype=torch.float64, device=self.device)
+        At, Wt, bt = (torch.tensor(np.asarray(x, dtype=np.float64), device=self.device) for x in (A, W, b))
         return torch.addmm(bt, At, Wt.T).cpu().numpy()
 
     def _activate(self, l: int, U: np.ndarray) -> np.ndarray:
@@ -204,7 +202,9 @@ class _Builder:
         act = net.activations[l]
         V = self.P.n
         Uprev = self.P.a if l == 0 else self.U.a
-        U = _Grow.empty(V, (W.shape[0],), np.float64, 4 * V + 65536)  # untouched rows cost no memory
+        # rows never written cost no memory; the cap keeps the reservation within the budget
+        cap = max(V + 65536, min(4 * V + 65536, 2 * self.max_regions + 65536))
+        U = _Grow.empty(V, (W.shape[0],), np.float64, cap)
         a_absmax = np.zeros(W.shape[1])
         if self.device is not None:
             A = Uprev if l == 0 else self._activate(l - 1, Uprev)
@@ -347,7 +347,6 @@ class _Builder:
         anc, cnt = np.unique(pf, return_counts=True)
         order = np.argsort(-cnt, kind="stable")
         anc, cnt = anc[order], cnt[order]
-        ptr_sorted = np.zeros(anc.size + 1, np.int64)
         start_of = np.searchsorted(pf, anc)  # pf sorted by face: each ancestor's cutters are contiguous
         lists = pk
         n_active = np.array([(cnt > r).sum() for r in range(int(cnt[0]))])
@@ -367,7 +366,6 @@ class _Builder:
                     f"plane: the domain holds more than max_regions={self.max_regions} activation regions "
                     f"(reached while cutting layer {self.layer}); shrink the domain or raise max_regions"
                 )
-        del ptr_sorted
 
     def _clip(self, faces: np.ndarray, col: np.ndarray, xi: np.ndarray, gid: np.ndarray):
         """Cut each face by the line u[col] = xi (one cutter per face); return the new face ids and,
@@ -578,7 +576,23 @@ def plane(
     poly = _plane_coords_polygon(bounds, domain)
     if not isinstance(max_regions, (int, np.integer)) or max_regions < 1:
         raise ValueError(f"max_regions must be a positive integer, got {max_regions!r}")
+    if marks is not None:
+        M = _as_matrix(marks, "marks")
+        M = M[None] if M.ndim == 1 else M
+        if M.ndim != 2 or M.shape[1] != net.n_in:
+            raise ValueError(f"marks must have shape (m, {net.n_in}), got {M.shape}")
+        marks = (M - x0) @ B
     rnet = net.restrict(x0, B)
+    try:
+        return _build(net, rnet, x0, B, poly, max_regions, device, progress, marks)
+    except MemoryError:
+        raise ValueError(
+            f"plane: out of memory while partitioning the domain (max_regions={max_regions}); "
+            "shrink the domain or partition it in pieces"
+        ) from None
+
+
+def _build(net, rnet, x0, B, poly, max_regions, device, progress, marks) -> "PlanePartition":
     bld = _Builder(rnet, poly, max_regions, device, progress)
     layers = range(rnet.depth)
     bar = None
@@ -603,12 +617,6 @@ def plane(
         bld.end_layer(l)
     if bar is not None:
         bar.close()
-    if marks is not None:
-        M = _as_matrix(marks, "marks")
-        M = M[None] if M.ndim == 1 else M
-        if M.ndim != 2 or M.shape[1] != net.n_in:
-            raise ValueError(f"marks must have shape (m, {net.n_in}), got {M.shape}")
-        marks = (M - x0) @ B
     return _assemble(net, rnet, x0, B, poly, bld, marks)
 
 

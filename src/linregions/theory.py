@@ -68,6 +68,7 @@ __all__ = [
     "Estimate",
     "Theorem6Estimate",
     "theorem6",
+    "approximation_bias",
     "segment_expected_count",
     "c_bias",
     "c_grad",
@@ -79,6 +80,7 @@ __all__ = [
     "FactCheck",
     "init_facts",
     "measure",
+    "Measurement",
     "TheoryRow",
     "TheoryTable",
     "compare",
@@ -565,6 +567,8 @@ def _nets(model: Any, n_networks: int, seed: int) -> list[Network]:
 
 
 def _check_common(model: Any, domain: Domain, k: int, kind: str, mode: str) -> None:
+    if not isinstance(model, (NetworkLaw, Network)):
+        raise TypeError(f"model must be a NetworkLaw or a Network, got {type(model).__name__}")
     n_in = model.n_in
     if _domain_n_in(domain) != n_in:
         raise ValueError(f"domain lives in R^{_domain_n_in(domain)} but the network has {n_in} inputs")
@@ -704,9 +708,33 @@ def theorem6(model: NetworkLaw | Network, domain: Domain, k: int = 1, *, bias_la
         value, se = float(per.mean()), float(per.std(ddof=1) / math.sqrt(len(nets)))
     else:
         value, se = float(per[0]), float(per_se[0])
-    return Theorem6Estimate(value, se, int(k), kind, mode if kind == "linear" else mode, len(nets), int(n_samples),
+    return Theorem6Estimate(value, se, int(k), kind, mode, len(nets), int(n_samples),
                             _param_volume(domain) if not isinstance(domain, Segment) else domain.volume,
                             per, per_se)
+
+
+def approximation_bias(model: NetworkLaw | Network, domain: Domain, k: int = 1, *, bias_law: Any = None,
+                       n_networks: int = 16, n_samples: int = 1024, seed: int = 0, device: Any = None,
+                       tuples: Any = None) -> Estimate:
+    """The bias of the "unmodified" approximation (goodness, and for k >= 2 the later neurons'
+    pre-activations, taken in the network as it is) against the exact substituted estimator:
+    mean over networks of (approximate - exact) ± SE of the paired differences (the two use the
+    same networks and the same inputs, so their noise largely cancels). Linear kind.
+
+    Where nothing downstream of a chosen neuron matters the two agree exactly (e.g. one hidden
+    layer); they differ where goodness depends on the chosen neuron's own output (narrow hard-tanh
+    nets) and, for k >= 2, where a later chosen neuron's pre-activation does (THEORY.md §2).
+    """
+    kw = dict(bias_law=bias_law, kind="linear", n_networks=n_networks, n_samples=n_samples, seed=seed, device=device,
+              tuples=tuples)
+    ex = theorem6(model, domain, k, mode="substituted", **kw)
+    ap = theorem6(model, domain, k, mode="unmodified", **kw)
+    d = ap.per_network - ex.per_network
+    if d.size >= 2:
+        se = float(d.std(ddof=1) / math.sqrt(d.size))
+    else:
+        se = math.hypot(float(ap.per_network_se[0]), float(ex.per_network_se[0]))
+    return Estimate(float(d.mean()), se, int(d.size), f"unmodified - substituted, k={k}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -908,7 +936,7 @@ def corollary7(model: NetworkLaw | Network, domain: Domain, k: int = 1, *, bias_
     """The Corollary 7 bound for (model, K, k) and the measured E[vol_{m-k}(B_{N,k} ∩ K)] / vol(K)
     (exact counts or Crofton estimates, see ``measure``), on the same networks."""
     nets0 = _nets(model, 1, seed)
-    cb = c_bias(model, bias_law) if isinstance(model, NetworkLaw) else c_bias(model, bias_law)
+    cb = c_bias(model, bias_law)
     cg = c_grad(model, domain, k, n_networks=n_networks, n_samples=n_samples, seed=seed, device=device).value
     n = nets0[0].num_neurons
     T = _T(model if isinstance(model, NetworkLaw) else nets0[0])

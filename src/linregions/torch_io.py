@@ -218,7 +218,7 @@ def network_to_torch(net: Network, dtype: Any = None) -> nn.Sequential:
             lin.bias.copy_(torch.tensor(b, dtype=dtype))
         layers.append(lin)
         if l < net.depth:
-            layers.append(_act_module(net.activations[l]))
+            layers.append(_act_module(net.activations[l]).to(dtype))
     return nn.Sequential(*layers)
 
 

@@ -28,20 +28,25 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _num(v: float):
+    """A float for JSON: None where infinite (no boundary) so that the output is strict JSON."""
+    return float(v) if np.isfinite(v) else None
+
+
 def _summary(r, num_neurons: int, seconds: float) -> dict:
     d = r.distance
     fin = d[np.isfinite(d)]
     s = {
         "inputs": len(r), "finite": int(fin.size), "seconds": seconds,
-        "mean": float(fin.mean()) if fin.size else float("inf"),
-        "median": float(np.median(fin)) if fin.size else float("inf"),
-        "min": float(d.min()), "max": float(d.max()),
-        "mean_times_neurons": float(fin.mean() * num_neurons) if fin.size else float("inf"),
+        "mean": _num(fin.mean()) if fin.size else None,
+        "median": _num(np.median(fin)) if fin.size else None,
+        "min": _num(d.min()), "max": _num(d.max()),
+        "mean_times_neurons": _num(fin.mean() * num_neurons) if fin.size else None,
         "exact": int(r.exact.sum()), "mean_regions_examined": float(r.regions.mean()),
     }
     if len(r) <= 20:
         s["per_input"] = [
-            {"distance": float(a), "lower": float(lo), "layer": int(l), "unit": int(u), "breakpoint": int(b)}
+            {"distance": _num(a), "lower": _num(lo), "layer": int(l), "unit": int(u), "breakpoint": int(b)}
             for a, lo, l, u, b in zip(d, r.lower, r.layer, r.unit, r.breakpoint)
         ]
     return s
@@ -60,14 +65,17 @@ def run(args: argparse.Namespace) -> int:
     kinds = ("activation", "linear") if args.kind == "both" else (args.kind,)
     summary: dict = {"network": repr(net), "num_neurons": net.num_neurons, "inputs": int(X.shape[0])}
     lines = [f"{net}  ({net.num_neurons} neurons), {X.shape[0]} input(s)"]
+    if "activation" in kinds:
+        import torch  # noqa: F401  (imported before timing)
     for kind in kinds:
         t0 = time.perf_counter()
         r = distance_to_boundary(net, X, kind, device=args.device if kind == "activation" else None,
                                  max_regions=args.max_regions, progress=X.shape[0] > 50)
         s = _summary(r, net.num_neurons, time.perf_counter() - t0)
         summary[kind] = s
-        line = (f"{kind:>10}: mean {s['mean']:.4g}  median {s['median']:.4g}  min {s['min']:.4g}  max {s['max']:.4g}"
-                f"  (#neurons x mean = {s['mean_times_neurons']:.3g}; {s['seconds']:.2f} s)")
+        fmt = lambda v, f=".4g": "inf" if v is None else format(v, f)  # noqa: E731
+        line = (f"{kind:>10}: mean {fmt(s['mean'])}  median {fmt(s['median'])}  min {fmt(s['min'])}  max {fmt(s['max'])}"
+                f"  (#neurons x mean = {fmt(s['mean_times_neurons'], '.3g')}; {s['seconds']:.2f} s)")
         if kind == "linear":
             line += f"\n{'':>12}regions examined per input: {s['mean_regions_examined']:.1f}"
             if s["exact"] < len(r):

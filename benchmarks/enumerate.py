@@ -1,0 +1,111 @@
+"""Benchmark: exact polyhedral complexes in 3D/4D boxes (``linregions.enumerate.complex_in_box``).
+
+ReLU networks n-[w, w]-1 with He-normal weights and N(0, 0.1^2) biases in the box [-1, 1]^n. For
+each network it prints the number of activation regions, the time of the layer-by-layer
+splitting alone and of the whole complex (splitting + face lattice + volumes + goodness), and
+regions per second. Two baselines are measured in the same run:
+
+- LP brute force (small networks only): activation patterns grown neuron by neuron, each kept
+  when a linear program finds a ball of positive radius in its polytope (scipy HiGHS). It only
+  counts regions (no faces, no volumes); ``ratio`` = its time / the complex's time.
+- ``linregions.plane`` on a 2-input network with a similar number of regions: the vectorised 2D
+  routine, as a reference for the per-region cost; ``ratio`` = complex time / plane time per
+  region (how much more a 3D/4D region costs than a planar one).
+
+Timings on a shared machine are noisy: each row is repeated, and ratios are taken within a row.
+
+    python benchmarks/enumerate.py [--repeats 2] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from scipy.optimize import linprog
+
+from linregions.enumerate import _split_all, complex_in_box
+from linregions.laws import Normal, random_mlp
+from linregions.plane import plane
+
+
+def lp_count(net, low: float = -1.0, high: float = 1.0) -> int:
+    """Number of activation regions of a ReLU net in [low, high]^n by LP brute force."""
+    n = net.n_in
+    box_A = np.vstack([np.eye(n), -np.eye(n)])
+    box_c = np.r_[np.full(n, -low), np.full(n, high)]
+
+    def feasible(A, c):  # ball of positive radius in {A x + c >= 0} ∩ box
+        AA, cc = np.vstack([A, box_A]), np.r_[c, box_c]
+        res = linprog(np.r_[np.zeros(n), -1.0], A_ub=np.c_[-AA, np.linalg.norm(AA, axis=1)], b_ub=cc,
+                      bounds=[(None, None)] * n + [(0, 1)], method="highs")
+        return res.status == 0 and -res.fun > 1e-9
+
+    states = [(np.eye(n), np.zeros(n), np.zeros((0, n)), np.zeros(0))]
+    for W, b in zip(net.weights[:-1], net.biases[:-1]):
+        new = []
+        for M, m0, A, c in states:
+            G, g0 = W @ M, W @ m0 + b
+            part = [(A, c, [])]
+            for z in range(W.shape[0]):
+                nxt = []
+                for A_, c_, p in part:
+                    for on, sgn in ((1, 1.0), (0, -1.0)):
+                        A2, c2 = np.vstack([A_, sgn * G[z]]), np.r_[c_, sgn * g0[z]]
+                        if feasible(A2, c2):
+                            nxt.append((A2, c2, p + [on]))
+                part = nxt
+            for A_, c_, p in part:
+                on = np.array(p, float)
+                new.append((on[:, None] * G, on * g0, A_, c_))
+        states = new
+    return len(states)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="smaller networks only")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    cases = [(3, 8), (3, 16), (3, 24), (3, 32), (4, 8), (4, 12)]
+    if args.quick:
+        cases = [(3, 8), (3, 16), (4, 8)]
+    print("ReLU n-[w,w]-1, He-normal weights, biases N(0, 0.1^2), box [-1,1]^n")
+    header = (f"{'net':>10} {'rep':>3} {'regions':>8} {'split [s]':>9} {'total [s]':>9} {'regions/s':>9} "
+              f"{'LP [s]':>8} {'LP ratio':>8} {'plane reg/s':>11} {'cost vs plane':>13}")
+    print(header)
+    print("-" * len(header))
+    for n, w in cases:
+        net = random_mlp(n, [w, w], biases=Normal(std=0.1), seed=args.seed)
+        low, high = -np.ones(n), np.ones(n)
+        for rep in range(args.repeats):
+            t0 = time.perf_counter()
+            cells = _split_all(net, low, high, 10**7, False)
+            t_split = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            cx = complex_in_box(net, low, high, max_regions=10**7)
+            t_all = time.perf_counter() - t0
+            R = cx.num_regions("activation")
+            assert R == len(cells)
+            lp = lp_s = "-"
+            if w <= 8 and rep == 0:
+                t0 = time.perf_counter()
+                count = lp_count(net)
+                t_lp = time.perf_counter() - t0
+                assert count == R, (count, R)
+                lp, lp_s = f"{t_lp:.2f}", f"{t_lp / t_all:.1f}"
+            # a 2-input net with about as many regions: planar regions ~ c w^2 for 2 layers of width w
+            w2 = max(4, int(round(np.sqrt(R / 0.55) / 2)))
+            net2 = random_mlp(2, [w2, w2], biases=Normal(std=0.1), seed=args.seed)
+            t0 = time.perf_counter()
+            part = plane(net2, np.zeros(2), np.eye(2), (-1.0, 1.0, -1.0, 1.0))
+            t_pl = time.perf_counter() - t0
+            pl_rate = part.num_regions("activation") / t_pl
+            rate = R / t_all
+            print(f"{f'{n}-[{w},{w}]':>10} {rep:>3} {R:>8} {t_split:>9.2f} {t_all:>9.2f} {rate:>9.0f} "
+                  f"{lp:>8} {lp_s:>8} {pl_rate:>11.0f} {pl_rate / rate:>13.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""``linregions plane``: the exact partition of a planar slice, as a PNG and a JSON summary."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from ._common import add_json_arg, add_network_args, emit, load_points, network_from_args, to_jsonable
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "plane", help="exact regions in a 2D slice of input space (picture + summary)",
+        description="Exact activation and linear regions of a network on a rectangle of a plane of input space: "
+                    "through three inputs (--points, --mnist-digits), or an --origin and --basis. Writes a "
+                    "Figure-1-style PNG and prints (or writes) a summary.",
+    )
+    add_network_args(p, default_spec="2-32x3-1")
+    g = p.add_argument_group("plane")
+    g.add_argument("--points", default=None, help=".npy/.txt file whose first three rows are the inputs to pass through")
+    g.add_argument("--mnist-digits", default=None, metavar="D,D,D",
+                   help="pass through the first MNIST training images of these three digits (e.g. 0,1,2)")
+    g.add_argument("--origin", default=None, help="comma-separated origin of the plane (default: zeros)")
+    g.add_argument("--basis", default=None, help=".npy/.txt file with an (n_in, 2) basis (orthonormalised with a warning)")
+    g.add_argument("--bounds", default="-1,1,-1,1", help="u_min,u_max,v_min,v_max in plane coordinates (with --origin/--basis)")
+    g.add_argument("--margin", type=float, default=0.1, help="margin around three points, as a fraction of their extent (default 0.1)")
+    g.add_argument("--max-regions", type=int, default=2_000_000, help="refuse domains with more activation regions (default 2e6)")
+    o = p.add_argument_group("output")
+    o.add_argument("--png", default="slice.png", help="picture to write (default slice.png; 'none' to skip)")
+    o.add_argument("--summary", default=None, metavar="PATH", help="also write the JSON summary to this file")
+    o.add_argument("--color", choices=["linear", "activation"], default="linear", help="colour linear or activation regions")
+    o.add_argument("--decision-boundary", action="store_true", help="draw the decision boundary")
+    o.add_argument("--progress", action="store_true", help="progress bar")
+    add_json_arg(p)
+    p.set_defaults(func=run)
+
+
+def _floats(text: str, name: str) -> np.ndarray:
+    try:
+        return np.array([float(v) for v in text.split(",")])
+    except ValueError:
+        raise ValueError(f"--{name} must be comma-separated numbers, got {text!r}") from None
+
+
+def _partition(args, net):
+    from ..plane import plane, plane_through
+
+    kw = dict(max_regions=args.max_regions, progress=args.progress)
+    sources = [args.points is not None, args.mnist_digits is not None, args.basis is not None or args.origin is not None]
+    if sum(sources) > 1:
+        raise ValueError("give one of --points, --mnist-digits, or --origin/--basis")
+    if args.points is not None or args.mnist_digits is not None:
+        if args.points is not None:
+            X = load_points(args.points)
+            if X.shape[0] < 3:
+                raise ValueError(f"{args.points}: need three rows (inputs), got {X.shape[0]}")
+            labels = ["p0", "p1", "p2"]
+        else:
+            from ..data import first_of_each_digit, mnist
+
+            digits = [int(d) for d in _floats(args.mnist_digits, "mnist-digits")]
+            if len(digits) != 3:
+                raise ValueError("--mnist-digits needs three digits, e.g. 0,1,2")
+            X = first_of_each_digit(mnist("train"), digits)
+            labels = [str(d) for d in digits]
+        t0 = time.perf_counter()
+        part = plane_through(net, X[0], X[1], X[2], margin=args.margin, **kw)
+        return part, labels, time.perf_counter() - t0
+    if args.basis is None and args.origin is None and net.n_in != 2:
+        rng = np.random.default_rng(args.seed + 1)
+        X = rng.normal(size=(3, net.n_in))
+        t0 = time.perf_counter()
+        part = plane_through(net, X[0], X[1], X[2], margin=args.margin, **kw)
+        return part, ["p0", "p1", "p2"], time.perf_counter() - t0
+    origin = _floats(args.origin, "origin") if args.origin is not None else np.zeros(net.n_in)
+    basis = load_points(args.basis) if args.basis is not None else np.eye(net.n_in)[:, :2]
+    t0 = time.perf_counter()
+    part = plane(net, origin, basis, _floats(args.bounds, "bounds"), **kw)
+    return part, None, time.perf_counter() - t0
+
+
+def run(args: argparse.Namespace) -> int:
+    net = network_from_args(args)
+    part, labels, seconds = _partition(args, net)
+    summary = {
+        "network": repr(net),
+        "num_neurons": net.num_neurons,
+        "domain": part.domain,
+        "area": float(part.face_areas.sum()),
+        "seconds": seconds,
+        "linear_regions": part.num_regions("linear"),
+        "activation_regions": part.num_regions("activation"),
+        "interior_vertices": {k: part.num_vertices(k) for k in ("linear", "activation")},
+        "boundary_length": {k: part.boundary_length(k) for k in ("linear", "activation")},
+        "boundary_length_by_layer": {k: part.boundary_length(k, by="layer") for k in ("linear", "activation")},
+    }
+    if args.png and args.png.lower() != "none":
+        part.save(args.png, kind=args.color, decision_boundary=args.decision_boundary, mark_labels=labels)
+        summary["png"] = args.png
+    if args.summary:
+        with open(args.summary, "w") as fh:
+            json.dump(to_jsonable(summary), fh, indent=2)
+    text = (
+        f"{net}  ({net.num_neurons} neurons), plane area {summary['area']:.4g}, {seconds:.3f} s\n"
+        f"linear regions:     {summary['linear_regions']}\n"
+        f"activation regions: {summary['activation_regions']}\n"
+        f"interior vertices:  {summary['interior_vertices']['linear']} (linear), {summary['interior_vertices']['activation']} (activation)\n"
+        f"boundary length:    {summary['boundary_length']['linear']:.4g} (B_N), {summary['boundary_length']['activation']:.4g} (activation)"
+        + (f"\npicture: {args.png}" if "png" in summary else "")
+    )
+    emit(args, summary, text)
+    return 0
