@@ -96,11 +96,13 @@ def bench_linear(repeat: int) -> None:
     cases = [
         ("2-[16,16] ReLU", 2, [16, 16], relu(), 40),
         ("2-[10,10,2] hard tanh", 2, [10, 10, 2], hard_tanh(), 40),
+        ("3-[8,4,2] ReLU", 3, [8, 4, 2], relu(), 40),
+        ("3-[8,8,2] hard tanh", 3, [8, 8, 2], hard_tanh(), 40),
         ("3-[32,32] hard tanh", 3, [32, 32], hard_tanh(), 20),
         ("4-[16,16,16] ReLU", 4, [16, 16, 16], relu(), 20),
         ("8-[32,32,4] hard tanh", 8, [32, 32, 4], hard_tanh(), 10),
     ]
-    print("\nkind='linear' (best-first search), biases N(0, 0.25), inputs 2 N(0, I)")
+    print("\nkind='linear' (best-first search), biases N(0, 0.25), inputs 2 N(0, I); lin>act: inputs where they differ")
     print(f"{'net':<24}{'inputs':>7}{'ms/input':>10}{'x activation':>14}{'regions mean':>14}{'max':>6}{'lin>act':>9}")
     for name, n, widths, act, k in cases:
         net = random_mlp(n, widths, activation=act, biases=Normal(0.5), seed=3)

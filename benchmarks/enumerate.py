@@ -81,7 +81,7 @@ def main() -> None:
         low, high = -np.ones(n), np.ones(n)
         for rep in range(args.repeats):
             t0 = time.perf_counter()
-            cells = _split_all(net, low, high, 10**7, False)
+            cells, _ = _split_all(net, low, high, 10**7, False)
             t_split = time.perf_counter() - t0
             t0 = time.perf_counter()
             cx = complex_in_box(net, low, high, max_regions=10**7)

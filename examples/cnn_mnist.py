@@ -64,7 +64,7 @@ def train(model: nn.Module, X: np.ndarray, y: np.ndarray, minutes: float, epochs
 
 def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
     with torch.no_grad():
-        out = model(torch.as_tensor(X, dtype=torch.float32).reshape(-1, 1, 28, 28))
+        out = model(torch.tensor(X, dtype=torch.float32).reshape(-1, 1, 28, 28))
     return float((out.argmax(1).numpy() == y).mean())
 
 
@@ -172,7 +172,7 @@ def main(argv=None) -> None:
     print(f"test accuracy {accuracy(model, test_set.images, test_set.labels):.4f}")
     results["trained"] = report(model, "trained", p012, X0, X1, out)
     with torch.no_grad():
-        ref = model.double()(torch.as_tensor(test_set.images[:200]).reshape(-1, 1, 28, 28)).numpy()
+        ref = model.double()(torch.tensor(test_set.images[:200]).reshape(-1, 1, 28, 28)).numpy()
     got = results["trained"]["compiled"].network(test_set.images[:200])
     print(f"compiled network vs module on 200 test images: max |logit difference| = {np.abs(got - ref).max():.2e}")
     print("\n| | linear regions on a segment | activation regions | neuron crossings | argmax crossings | argmax changes | plane: linear regions | plane: activation regions |")

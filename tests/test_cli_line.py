@@ -98,3 +98,16 @@ def test_parsers():
     assert parse_law("uniform:-0.3,0.3").low == -0.3
     with pytest.raises(ValueError, match="input size"):
         parse_spec("5")
+
+
+def test_bad_points_files(tmp_path, capsys):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("1 2\nfoo bar\n")
+    code, _, err = _run(capsys, "line", "--mlp", "2-4-1", "--points", str(bad))
+    assert code == 2 and "cannot read points" in err
+    code, _, err = _run(capsys, "line", "--mlp", "2-4-1", "--points", str(tmp_path / "none.npy"))
+    assert code == 2 and "no points file" in err
+    wrong = tmp_path / "w.npy"
+    np.save(wrong, np.zeros((4, 3)))
+    code, _, err = _run(capsys, "line", "--mlp", "2-4-1", "--points", str(wrong))
+    assert code == 2 and "shape" in err

@@ -22,7 +22,7 @@ import pytest
 from scipy.optimize import linprog
 from scipy.spatial import ConvexHull, HalfspaceIntersection
 
-from linregions import Network, Normal, Zero, hard_tanh, leaky_relu, line, random_mlp
+from linregions import Network, Normal, Zero, hard_tanh, leaky_relu, line, random_mlp, relu
 from linregions.enumerate import PolyhedralComplex, complex_in_box
 
 # ----------------------------------------------------------------------------------------------
@@ -249,6 +249,20 @@ def test_one_layer_closed_forms(n, width, zero_bias, dead):
 # Monte Carlo: patterns and volumes of deeper nets
 
 
+def _check_frequencies(idx: np.ndarray, p: np.ndarray) -> None:
+    """Sampled region frequencies against exact volume fractions p: a chi^2 per degree of freedom
+    over the regions with >= 20 expected samples (normal approximation valid there; its mean is
+    1 +- sqrt(2 / dof)), every z-score below 5.5, and the small regions' total within 5 SE."""
+    m = idx.size
+    frac = np.bincount(idx, minlength=p.size) / m
+    big = p * m >= 20
+    z = (frac[big] - p[big]) / np.sqrt(p[big] * (1 - p[big]) / m)
+    assert np.mean(z ** 2) < 1 + 5 * math.sqrt(2 / big.sum())
+    assert np.abs(z).max() < 5.5
+    ps, fs = p[~big].sum(), frac[~big].sum()
+    assert abs(fs - ps) <= 5 * math.sqrt(max(ps, 1.0 / m) / m)
+
+
 def test_monte_carlo_patterns_and_volumes():
     net = random_mlp(3, [8, 8], seed=0)
     cx = complex_in_box(net, -1.0, 1.0)
@@ -261,15 +275,32 @@ def test_monte_carlo_patterns_and_volumes():
     sampled = np.concatenate(net.activation_pattern(X), axis=1)
     idx = np.array([index.get(tuple(p), -1) for p in sampled.tolist()])
     assert np.all(idx >= 0)  # every sampled point lies in an enumerated region
-    frac = np.bincount(idx, minlength=len(index)) / m
-    p = cx.region_volume / 8.0
-    z = (frac - p) / np.sqrt(p * (1 - p) / m)
-    assert np.mean(z ** 2) < 1.3  # chi^2 / dof; ~1 when the volumes are right
-    assert np.abs(z).max() < 5.5
+    _check_frequencies(idx, cx.region_volume / 8.0)
     # each region's output affine map matches the network at its sampled points
     sel = rng.choice(m, 500, replace=False)
     pred = cx.region_intercepts[idx[sel]] + np.einsum("roi,ri->ro", cx.region_slopes[idx[sel]], X[sel])
     np.testing.assert_allclose(pred, net(X[sel]), rtol=1e-9, atol=1e-12)
+
+
+def test_passthrough_units_never_cut():
+    """A residual-style layer with a passthrough (identity) unit: it carries no hyperplane, and the
+    complex still matches sampled activation patterns and volumes."""
+    from linregions.network import PASSTHROUGH
+
+    rng = np.random.default_rng(0)
+    W0, b0 = rng.normal(size=(5, 3)), 0.1 * rng.normal(size=5)
+    W1, b1 = rng.normal(size=(4, 5)), 0.1 * rng.normal(size=4)
+    kinds = (np.array([0, 0, 0, 0, PASSTHROUGH]), np.zeros(4, int))
+    net = Network((W0, W1, rng.normal(size=(1, 4))), (b0, b1, np.zeros(1)), (relu(), relu()), kinds)
+    cx = complex_in_box(net, -1.0, 1.0, progress=True)
+    # the passthrough unit's "hyperplane" u = 0 must not appear: no face has it tight
+    assert np.all(cx.region_states[0][:, 4] == 0)
+    index = {tuple(p): i for i, p in enumerate(cx.region_patterns().tolist())}
+    m = 60_000
+    X = rng.uniform(-1, 1, (m, 3))
+    idx = np.array([index.get(tuple(p), -1) for p in np.concatenate(net.activation_pattern(X), axis=1).tolist()])
+    assert np.all(idx >= 0)
+    _check_frequencies(idx, cx.region_volume / 8.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -387,6 +418,14 @@ def test_vertices_faces_and_repr():
     assert vols.shape == (3,) and vols[2] == cx.num_vertices("activation")
     # every vertex of a region lies in the box, and regions' centroids have their own pattern
     assert np.all(cx.vertices >= cx.low - 1e-12) and np.all(cx.vertices <= cx.high + 1e-12)
+    np.testing.assert_allclose(cx.region_vertex_coords(5).mean(axis=0), cx.region_centroid[5])
+    # an interior facet's vertices are vertices of both regions on its sides, and lie on one plane
+    for f in np.nonzero((cx.face_dim == 2) & ~cx.face_on_box)[0][:40]:
+        fv = set(cx.face_vertices[cx.face_offsets[f] : cx.face_offsets[f + 1]].tolist())
+        for r in cx.facet_regions[f]:
+            assert fv <= set(cx.region_vertices[cx.region_offsets[r] : cx.region_offsets[r + 1]].tolist())
+        P = cx.face_vertex_coords(f)
+        assert np.linalg.svd(P - P.mean(axis=0), compute_uv=False)[2] < 1e-12
     generic = (cx.face_dim < 3) & ~cx.face_on_box
     np.testing.assert_array_equal(cx.face_tight[generic], 3 - cx.face_dim[generic])  # codimension k: k neurons
     r = repr(cx)

@@ -207,6 +207,26 @@ def test_cnn_maxpool_matches_module_mlp_and_sampling():
         n_arg += int((gk == ARGMAX).sum())
         n_change += int(am.sum())
     assert n_change > 3 and n_arg >= n_change  # argmax crossings exist and are labelled
+    assert np.array_equal(c.argmax_changes(got), np.concatenate([c.argmax_changes(p) for p in got]))  # LineBatch too
+
+
+def test_plane_and_distance_on_compiled_cnn_match_the_explicit_mlp():
+    """plane / distance_to_boundary see the same function (linear regions) as on the hand MLP."""
+    from linregions.distance import distance_to_boundary
+    from linregions.plane import plane
+
+    rng = _seed(6)
+    m = SmallCNN().double()
+    c = compile_module(m, (1, 6, 6))
+    hand = _cnn_by_hand(m)
+    x0, B = rng.normal(size=36), np.linalg.qr(rng.normal(size=(36, 2)))[0]
+    pc, ph = plane(c.network, x0, B, (-2, 2, -2, 2)), plane(hand, x0, B, (-2, 2, -2, 2))
+    assert pc.num_regions("linear") == ph.num_regions("linear") > 10
+    np.testing.assert_allclose(np.sort(pc.areas("linear")), np.sort(ph.areas("linear")), atol=1e-9)
+    assert set(np.unique(pc.edge_kind[pc.edge_layer >= 0]).tolist()) == {NEURON, ARGMAX}
+    X = rng.normal(size=(3, 36))
+    dc, dh = distance_to_boundary(c.network, X, kind="linear"), distance_to_boundary(hand, X, kind="linear")
+    np.testing.assert_allclose(dc.distance, dh.distance, rtol=1e-9)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -308,9 +328,28 @@ class Mixed(nn.Module):
         return torch.maximum(a, b) + torch.minimum(a, -b) + torch.amax(x, dim=1, keepdim=True) + 0.5 * x.clamp(min=0.5)[:, :3] - 1.0
 
 
+class BasicBlock(nn.Module):
+    """torchvision-style basic block with batch norm and a strided 1x1 shortcut."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(2, 3, 3, stride=2, padding=1, bias=False), _randomize_bn(nn.BatchNorm2d(3))
+        self.c2, self.b2 = nn.Conv2d(3, 3, 3, padding=1, bias=False), _randomize_bn(nn.BatchNorm2d(3))
+        self.down = nn.Sequential(nn.Conv2d(2, 3, 1, stride=2, bias=False), _randomize_bn(nn.BatchNorm2d(3)))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, x):
+        out = F.relu(self.b1(self.c1(x)))
+        out = self.b2(self.c2(out))
+        out = F.relu(out + self.down(x))
+        return self.fc(torch.flatten(self.pool(out), 1))
+
+
 @pytest.mark.parametrize(
     "module, shape",
     [
+        (BasicBlock(), (2, 6, 6)),
         (Mixed(), (6,)),
         (nn.Sequential(nn.Conv1d(2, 3, 3, padding=1), nn.LeakyReLU(0.1), nn.MaxPool1d(3, stride=2, padding=1, ceil_mode=True),
                        nn.Flatten(), nn.Linear(15, 2)), (2, 9)),
@@ -374,7 +413,7 @@ class _Branchy(nn.Module):
     "module, shape, words",
     [
         (nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 1)), (4,), ["node '_1'", "Tanh", "smooth"]),
-        (_Gelu(), (4,), ["node 'gelu'", "gelu", "not piecewise linear"]),
+        (_Gelu(), (4,), ["node 'gelu'", "torch.nn.functional.gelu", "not piecewise linear"]),
         (_Square(), (4,), ["node 'mul'", "product of two input-dependent"]),
         (nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU()).train(), (1, 5, 5), ["node '_1'", "BatchNorm2d", "eval"]),
         (nn.Sequential(nn.Linear(4, 4), nn.Hardshrink(0.5)), (4,), ["node '_1'", "discontinuous"]),

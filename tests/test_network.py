@@ -143,3 +143,13 @@ def test_torch_paths_match_numpy():
     np.testing.assert_allclose(net.derivative(0, ut).numpy(), net.derivative(0, u))
     Wt, bt = net.tensors()
     assert Wt[0].dtype == torch.float64 and torch.equal(Wt[0], torch.tensor(Ws[0])) and torch.equal(bt[0], torch.tensor(bs[0]))
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    for name in ("linregions.activations", "linregions.network", "linregions.laws", "linregions.line"):
+        res = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert res.failed == 0, name
+        assert res.attempted > 0, name

@@ -315,6 +315,8 @@ def test_torch_device_path_matches_numpy():
     b = plane(net, [0.0, 0.0], np.eye(2), SQUARE, device="cpu")
     assert a.num_regions("activation") == b.num_regions("activation")
     np.testing.assert_allclose(np.sort(a.face_areas), np.sort(b.face_areas), rtol=1e-9, atol=1e-15)
+    with pytest.raises(ValueError, match="device"):
+        plane(net, [0.0, 0.0], np.eye(2), SQUARE, device="no-such-device")
 
 
 def test_non_orthonormal_basis_is_orthonormalised_with_warning():
@@ -387,3 +389,11 @@ def test_cli_plane(tmp_path, capsys):
     assert main(["plane", "--mlp", "6-8x2-1", "--points", str(pts), "--png", "none"]) == 0
     assert main(["plane", "--bounds", "1,0,0,1", "--png", "none"]) == 2
     assert "inverted" in capsys.readouterr().err
+
+
+def test_memory_budget_is_a_clear_error(monkeypatch):
+    import linregions.plane as P
+
+    monkeypatch.setattr(P, "MAX_VERTEX_BYTES", 2000 * 8)
+    with pytest.raises(ValueError, match="memory budget"):
+        plane(random_mlp(2, [40, 40], 1, seed=0), [0.0, 0.0], np.eye(2), SQUARE)

@@ -43,7 +43,7 @@ Z_MAX = 3.0  # acceptance: predicted and measured agree within 3 standard errors
 def _one_layer(n_in, width, act, seed):
     rng = np.random.default_rng(seed)
     W = rng.normal(size=(width, n_in))
-    return Network((W, rng.normal(size=(1, width))), (np.zeros(width), np.zeros(1)), (act,))
+    return Network((W, rng.normal(size=(1, width))), (rng.normal(size=width), np.zeros(1)), (act,))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -291,3 +291,27 @@ def test_cli_theory_json_and_text(capsys):
     code = main(["theory", "--facts", "--mlp", "4-8x2", "--networks", "2"])
     out, _ = capsys.readouterr()
     assert code == 0 and "(33)" in out
+
+
+def test_sparse_weights_goodness_paths():
+    """Zero weights (goodness needs a path along non-zero weights): a fixed sparse network with its
+    biases resampled; the closed form and Monte Carlo (per bias draw) against exact counts."""
+    rng = np.random.default_rng(8)
+    sizes = [3, 4, 4, 4, 1]
+    Ws = [rng.normal(size=(sizes[i + 1], sizes[i])) * (rng.random((sizes[i + 1], sizes[i])) < 0.7) for i in range(3)]
+    Ws.append(np.array([[0.0, 1.0, -1.0, 0.5]]))  # unit 0 of the last layer is never good
+    law = Normal(0.6)
+    seg = Segment([-1.0, -1.0, 0.0], [1.0, 0.5, 1.0])
+    pred, meas, mc = [], [], []
+    for i in range(60):
+        bs = [law.sample(rng, (n,)) for n in sizes[1:]]
+        net = Network(tuple(Ws), tuple(bs), (hard_tanh(),) * 3)
+        pred.append(segment_expected_count(net, seg.x0, seg.x1, bias_law=law))
+        meas.append(lines(net, seg.x0[None], seg.x1[None]).num_regions("linear")[0] - 1)
+        if i < 10:
+            est = theorem6(net, seg, bias_law=law, n_samples=2000, seed=i)
+            assert abs(est.value - pred[-1]) < Z_MAX * est.se + 1e-12
+    d = np.array(pred) - np.array(meas)
+    assert np.mean(meas) > 2 and np.any(d != 0)
+    assert not all(np.all(W != 0) for W in Ws)
+    assert abs(d.mean()) < Z_MAX * d.std(ddof=1) / math.sqrt(d.size)

@@ -53,8 +53,8 @@ def kappa(n: int, k: int) -> float:
     """The Crofton constant κ_{n,k} (THEORY.md §4): mean over random k-directions E of
     ∫_{E⊥} #((E + y) ∩ M) dy, divided by vol_{n-k}(M), for M of dimension n - k in R^n.
 
-    >>> kappa(3, 1)
-    0.5
+    >>> round(kappa(3, 1), 12), round(kappa(10, 2), 12)
+    (0.5, 0.111111111111)
     """
     n, k = int(n), int(k)
     if not (1 <= k <= n):

@@ -33,12 +33,30 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import nnls
+from scipy.optimize import linprog, nnls
 
 from .network import Network, _as_matrix
 from .tolerances import SLOPE_RTOL, SNAP_RTOL
 
-__all__ = ["Distances", "distance_to_boundary", "activation_distance", "linear_distance", "LDP_RTOL"]
+__all__ = ["Distances", "distance_to_boundary", "activation_distance", "linear_distance", "LDP_RTOL", "FACET_RTOL", "TIGHT_RTOL"]
+
+#: A constraint's hyperplane H bounds a true facet F of an activation region R (an (n-1)-dimensional
+#: face) when an (n-1)-ball of radius ``FACET_RTOL * L`` inside H fits in R (L: the length scale
+#: ``max(||x||, ||y||, distance)``). Only asked when the nearest point y of F touches two or more
+#: other constraints; the radius comes from an LP solved by HiGHS with feasibility tolerance
+#: ``_LP_TOL`` (1e-10 of L), two orders below the threshold. Facets of networks with continuous
+#: parameter laws are ~L / #neurons wide; one thinner than 1e-8 L is taken for a lower-dimensional
+#: face, which is missed (probability ~1e-8 per facet).
+FACET_RTOL = 1e-8
+_LP_TOL = 1e-10
+
+#: Another constraint counts as tight at the nearest point y of a facet candidate when its slack
+#: there is at most ``TIGHT_RTOL * L``. Tight constraints decide where the facet is crossed: none,
+#: at y; one, at y pushed infinitesimally into the facet along the facet; more, at an interior
+#: point from the LP of ``FACET_RTOL``. Over-counting tight constraints only costs work (both
+#: ways stay exact for a constraint that is not tight); the threshold sits far above the rounding
+#: of the least-distance solve (~1e-15 L) so that a tight constraint is never missed.
+TIGHT_RTOL = 1e-7
 
 #: Least-distance programs (``_least_distance``) are solved in units of sigma, the largest
 #: |signed distance| from x to a constraint's hyperplane. A solution is accepted when it violates
@@ -479,6 +497,29 @@ def _least_distance(A: np.ndarray, c: np.ndarray, x: np.ndarray, eq: tuple | Non
     return x + w, float(np.linalg.norm(w))
 
 
+def _facet_center(R: _Region, i: int, y: np.ndarray, L: float) -> np.ndarray | None:
+    """A point of the facet of constraint group i of R with an in-plane ball of radius
+    > FACET_RTOL * L inside R, or None when R meets that hyperplane in a lower-dimensional face."""
+    a = R.A[i]
+    other = R.group != R.group[i]
+    Ao, so = R.A[other], R.c[other] - R.A[other] @ y
+    s_t = np.linalg.norm(Ao - (Ao @ a)[:, None] * a[None], axis=1)
+    n = a.size
+    # variables (omega, tau), y' = y + L omega; maximise tau
+    A_ub = np.hstack([Ao, s_t[:, None]])
+    b_ub = so / L
+    A_eq = np.concatenate([a, [0.0]])[None]
+    cost = np.zeros(n + 1)
+    cost[-1] = -1.0
+    bounds = [(None, None)] * n + [(0.0, 1.0)]
+    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=[0.0], bounds=bounds, method="highs",
+                  options=dict(primal_feasibility_tolerance=_LP_TOL, dual_feasibility_tolerance=_LP_TOL))
+    if res.status != 0 or -res.fun <= FACET_RTOL:
+        return None
+    p = y + L * res.x[:n]
+    return p - (a @ p - R.c[i]) * a
+
+
 def _search_one(net: Network, x: np.ndarray, max_regions: int, dirs: np.ndarray):
     """Best-first search for the nearest facet of B_N; see ``distance_to_boundary``."""
     P0 = _directional_pattern(net, x, dirs)
@@ -519,11 +560,25 @@ def _search_one(net: Network, x: np.ndarray, max_regions: int, dirs: np.ndarray)
             count += 1
         else:  # "F*": exact distance known; is it a facet, and is it on B_N?
             R, (i, y) = regions[rk], payload
-            # the region just beyond y through constraint i (y may also lie on other constraints:
-            # then ties are broken by the fixed generic directions)
-            P1 = _directional_pattern(net, y, np.vstack([R.A[i][None], dirs]))
+            # cross the facet at a point of its relative interior: y itself, or y pushed along
+            # the facet away from the one other tight constraint (lexicographic directions), or
+            # an interior point from an LP when several others are tight there
+            a = R.A[i]
+            L = max(float(np.linalg.norm(x)), float(np.linalg.norm(y)), key, 1e-300)
+            other = R.group != R.group[i]
+            tight = np.unique(R.group[other][R.c[other] - R.A[other] @ y <= TIGHT_RTOL * L])
+            p, lead = y, a[None]
+            if tight.size == 1:
+                aj = R.A[tight[0]]
+                v = aj - (aj @ a) * a
+                lead = np.vstack([-v / np.linalg.norm(v), a])
+            elif tight.size > 1:
+                p = _facet_center(R, i, y, L)
+                if p is None:  # R meets the hyperplane in a lower-dimensional face only
+                    continue
+            P1 = _directional_pattern(net, p, np.vstack([lead, dirs]))
             k1 = b"".join(q.tobytes() for q in P1)
-            if k1 == rk:  # y not recognised as on the breakpoint (rounding beyond SNAP_RTOL)
+            if k1 == rk:  # the point not recognised as on the breakpoint (rounding beyond SNAP_RTOL)
                 continue
             R1 = regions.get(k1) or _region(net, P1)
             regions[k1] = R1

@@ -14,19 +14,28 @@ Algorithm: exact layer-by-layer splitting of convex polytopes (the n-dimensional
 pattern of the layers before, so each pre-activation ``u_z`` of layer l is affine on it and its
 values at the region's vertices determine it; for each switching neuron z and breakpoint xi of
 the layer, every current region on which ``u_z - xi`` takes both signs is cut in two. A region
-is kept as its vertex list (V-representation), the pre-activations of the current layer at the
-vertices, and the vertex-constraint incidence (which box facets and which neuron hyperplanes
-each vertex lies on). A cut is exact: vertices are classified by sign, and the new vertices are
-the intersections of the hyperplane with the edges that join a positive and a negative vertex;
-two vertices span an edge when no third vertex lies on every constraint they share (this holds
-for degenerate, non-simple polytopes too). New vertices get their pre-activations by exact
-linear interpolation, like the points of ``line``. After the last layer, the face lattice of
-every region follows from the incidence alone (the facets of a face are the maximal subsets cut
-out by one more constraint), faces shared by several regions are identified through their
-vertex sets (a vertex made by a cut is named by the edge and the constraint that made it, so
-the cells around a point share one vertex; no coordinates are compared), and the (n-k)-volume of each face comes from the pyramid formula
-``vol_d(F) = (1/d) * sum_{facets G of F} dist(c_F, aff G) * vol_{d-1}(G)`` (c_F the mean of F's
-vertices), down to edge lengths.
+is kept as its vertex list (V-representation) and the vertex-constraint incidence (which box
+facets and which cutting neuron hyperplanes each vertex lies on; the H-representation in
+combinatorial form). A cut is exact: vertices are classified by sign (``SNAP_RTOL`` decides
+"on the hyperplane"), and the new vertices are the intersections of the hyperplane with the
+edges that join a positive and a negative vertex; two vertices span an edge when no third
+vertex lies on every constraint they share (true for degenerate, non-simple polytopes too). New
+vertices get their pre-activations by exact linear interpolation, like the points of ``line``.
+A vertex made by a cut is named by the edge and the constraint that made it, so the regions
+around a point share one vertex (with one set of pre-activation values that all of them decide
+on); no coordinates are compared. After the last layer, the face lattice of every region
+follows from the incidence alone (the facets of a face are the maximal vertex subsets cut out
+by one more constraint), faces shared by several regions are identified by their vertex sets,
+and the d-volume of each face comes from the pyramid formula
+``vol_d(F) = (1/d) * sum_{facets G of F} dist(c_F, aff G) * vol_{d-1}(G)`` (c_F the mean of
+F's vertices), down to edge lengths. Cost: a Python loop over regions (vectorised inside), about
+1e3 regions per second in 3D (``benchmarks/enumerate.py``).
+
+Degenerate arrangements (zero biases, several neurons through one point, duplicated neurons)
+are exact. Nearly degenerate ones, with features below the snap tolerance (e.g. biases ~1e-9 of
+the weights' scale around the origin), cannot be resolved in float64 with a fixed tolerance:
+``complex_in_box`` then warns (``RuntimeWarning``, see ``SNAP_NOISE_FRACTION``) or, when the
+incidences became contradictory, raises ``RuntimeError``.
 
 Definitions used for the counts (each face is assessed at the mean of its vertices, a point of
 its relative interior, where every neuron is on a fixed piece or exactly at a breakpoint; a
@@ -164,11 +173,11 @@ class PolyhedralComplex:
         right) of every region, layers concatenated."""
         return np.concatenate([s // 2 + (s % 2) for s in self.region_states], axis=1)
 
-    def regions_vertices(self, i: int) -> np.ndarray:
+    def region_vertex_coords(self, i: int) -> np.ndarray:
         """The vertices (m, n) of region i."""
         return self.vertices[self.region_vertices[self.region_offsets[i] : self.region_offsets[i + 1]]]
 
-    def faces_vertices(self, f: int) -> np.ndarray:
+    def face_vertex_coords(self, f: int) -> np.ndarray:
         """The vertices (m, n) of face f."""
         return self.vertices[self.face_vertices[self.face_offsets[f] : self.face_offsets[f + 1]]]
 
@@ -461,6 +470,67 @@ def _check_box(net: Network, low: Any, high: Any, origin: Any, basis: Any) -> tu
     return net, lo.copy(), hi.copy()
 
 
+def _face_lattice(cells: list[_Cell], n: int, nV: int) -> dict[str, list]:
+    """Every face of every cell, once: its dimension, sorted vertex ids, whether it lies in the
+    box's boundary, its facets (for d >= 2; face indices) and, for facets of cells, the cells on
+    either side; plus each cell's facets. Vertices (dimension 0) come last, face index
+    ``len(faces) - nV + v`` for vertex v."""
+    face_index: dict[tuple, int] = {}
+    f_dim: list[int] = []
+    f_verts: list[tuple] = []
+    f_onbox: list[bool] = []
+    f_children: list[list[int]] = []
+    f_regions: list[list[int]] = []
+    region_facets: list[list[int]] = []
+    for r, c in enumerate(cells):
+        order = np.argsort(c.ids)  # local vertex order = global id order: keys come out sorted
+        gl = c.ids[order].tolist()
+        cols = _column_masks(c.inc[order])
+        box = [m for m, cid in zip(cols, c.cols.tolist()) if cid < 2 * n]
+        level = [((1 << len(gl)) - 1, -1)]  # faces of dimension d + 1 (start: the cell itself)
+        for d in range(n - 1, 0, -1):
+            nxt = []
+            for Fm, fid in level:
+                kids = []
+                for Gm in _sub_faces(Fm, cols, d):
+                    key = tuple([gl[i] for i in _bits(Gm)])
+                    k = face_index.get(key)
+                    if k is None:
+                        k = len(f_dim)
+                        face_index[key] = k
+                        f_dim.append(d)
+                        f_verts.append(key)
+                        f_onbox.append(any(Gm & bm == Gm for bm in box))
+                        f_children.append([])
+                        f_regions.append([])
+                        nxt.append((Gm, k))
+                    kids.append(k)
+                if fid < 0:
+                    region_facets.append(kids)
+                    for k in kids:
+                        f_regions[k].append(r)
+                else:
+                    f_children[fid] = kids
+            level = nxt
+    # every vertex is a face of dimension 0 (edge lengths come from the end points directly)
+    v_onbox = np.zeros(nV, bool)
+    for c in cells:
+        v_onbox[c.ids[c.inc[:, c.cols < 2 * n].any(axis=1)]] = True
+    first_vertex = len(f_dim)
+    f_dim.extend([0] * nV)
+    f_verts.extend((v,) for v in range(nV))
+    f_onbox.extend(v_onbox.tolist())
+    f_children.extend([] for _ in range(nV))
+    f_regions.extend([] for _ in range(nV))
+    if n == 1:  # the facets of an interval are its two end points
+        for r, c in enumerate(cells):
+            ks = [first_vertex + v for v in np.unique(c.ids).tolist()]
+            region_facets.append(ks)
+            for k in ks:
+                f_regions[k].append(r)
+    return dict(dim=f_dim, verts=f_verts, onbox=f_onbox, children=f_children, regions=f_regions, region_facets=region_facets)
+
+
 def complex_in_box(
     net: Network,
     low: Any = -1.0,
@@ -504,69 +574,11 @@ def complex_in_box(
         )
     R = len(cells)
     vertices = vs.V[: vs.n].copy()
-    nV = vs.n
     sizes = np.array([c.ids.size for c in cells])
     labels = np.concatenate([c.ids for c in cells])
-    gid = [c.ids for c in cells]
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    # face lattice of every region; faces shared between regions identified by vertex sets
-    face_index: dict[tuple, int] = {}
-    f_dim: list[int] = []
-    f_verts: list[tuple] = []
-    f_onbox: list[bool] = []
-    f_children: list[list[int]] = []
-    f_regions: list[list[int]] = []
-    region_facets: list[list[int]] = []
-    for r, c in enumerate(cells):
-        gl = gid[r].tolist()
-        cols = _column_masks(c.inc)
-        box = [m for m, cid in zip(cols, c.cols.tolist()) if cid < 2 * n]
-        level = [((1 << len(gl)) - 1, -1)]  # faces of dimension d + 1 (start: the region itself)
-        facets_here: list[int] = []
-        for d in range(n - 1, 0, -1):
-            nxt = []
-            for Fm, fid in level:
-                kids = []
-                for Gm in _sub_faces(Fm, cols, d):
-                    key = tuple(sorted(gl[i] for i in _bits(Gm)))
-                    k = face_index.get(key)
-                    if k is None:
-                        k = len(f_dim)
-                        face_index[key] = k
-                        f_dim.append(d)
-                        f_verts.append(key)
-                        f_onbox.append(any(Gm & bm == Gm for bm in box))
-                        f_children.append([])
-                        f_regions.append([])
-                        nxt.append((Gm, k))
-                    kids.append(k)
-                if fid < 0:
-                    facets_here = kids
-                else:
-                    f_children[fid] = kids
-            level = nxt
-        region_facets.append(facets_here)
-        for k in facets_here:
-            f_regions[k].append(r)
-    # every vertex is a face of dimension 0 (edge lengths come from the end points directly)
-    v_onbox = np.zeros(nV, bool)
-    all_inc_box = np.concatenate([c.inc[:, c.cols < 2 * n].any(axis=1) for c in cells])
-    np.logical_or.at(v_onbox, labels, all_inc_box)
-    vface = np.arange(nV) + len(f_dim)
-    f_dim.extend([0] * nV)
-    f_verts.extend((v,) for v in range(nV))
-    f_onbox.extend(v_onbox.tolist())
-    f_children.extend([] for _ in range(nV))
-    f_regions.extend([] for _ in range(nV))
-    if n == 1:
-        # the facets of an interval region are its two end points
-        for r in range(R):
-            ks = [int(vface[v]) for v in np.unique(gid[r])]
-            region_facets[r] = ks
-            for k in ks:
-                f_regions[k].append(r)
+    lat = _face_lattice(cells, n, vs.n)
+    f_dim, f_verts, f_onbox, f_children, f_regions = lat["dim"], lat["verts"], lat["onbox"], lat["children"], lat["regions"]
+    region_facets = lat["region_facets"]
 
     F = len(f_dim)
     face_dim = np.array(f_dim, dtype=np.int64)
@@ -647,6 +659,9 @@ def complex_in_box(
         )
 
     # linear regions: glue regions across facets without a slope jump
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     glue = two & ~face_jump
     if glue.any():
         rr = facet_regions[glue]

@@ -317,13 +317,6 @@ class _Value:
         self.const = const
 
 
-class _Unsupported:
-    """A placeholder for an output that may not be used (e.g. the indices of a maximum)."""
-
-    def __init__(self, why: str):
-        self.why = why
-
-
 def _leaves(obj: Any) -> list[_Value]:
     if isinstance(obj, _Value):
         return [obj]
@@ -441,6 +434,17 @@ _SMOOTH_NAMES = {
 }
 
 
+def _qualname(fn: Any) -> str:
+    """A readable name of a function of a graph node: torch.nn.functional.gelu, operator.mul, ..."""
+    name = getattr(fn, "__name__", None)
+    if name is None:
+        return str(fn)
+    for prefix, ns in (("torch.nn.functional", F), ("torch", torch), ("operator", operator)):
+        if getattr(ns, name, None) is fn:
+            return f"{prefix}.{name}"
+    return f"{getattr(fn, '__module__', None) or '?'}.{name}"
+
+
 class _Compiler:
     def __init__(self, gm: torch.fx.GraphModule, input_shape: tuple[int, ...]):
         self.gm = gm
@@ -470,7 +474,7 @@ class _Compiler:
         if node.op == "call_module":
             what = f"call_module {type(self.gm.get_submodule(target)).__name__} '{target}'"
         elif node.op == "call_function":
-            what = f"call_function {getattr(target, '__module__', '') or ''}.{getattr(target, '__name__', str(target))}".replace("..", ".").lstrip(".")
+            what = f"call_function {_qualname(target)}"
         else:
             what = f"{node.op} {target}"
         return GraphError(f"node '{node.name}' ({what}): {why}")
@@ -632,11 +636,9 @@ class _Compiler:
             newm = np.concatenate([m[g_cols], new_state[:, off : off + k], m[keep_cols]])
             off += k
             b["pre"] = np.ascontiguousarray(newm.T)
-        it = iter(new_vals)
         mapping = {id(v): nv for v, nv in zip(vals, new_vals)}
         for node, o in env_items:
             self.env[node] = _replace(o, lambda v: mapping[id(v)])
-        del it
         return [mapping[id(v)] for v in extra]
 
     def new_units(self, pre: _Value, act: PiecewiseLinear, kind: int, positions: np.ndarray, node_id: int,
@@ -747,7 +749,11 @@ class _Compiler:
                 for a in n.all_input_nodes:  # inputs used for the last time need no carrying
                     if last_use.get(a) == i and a in self.env:
                         del self.env[a]
-                self.env[n] = self.eval_node(n, args, kwargs)
+                try:
+                    self.env[n] = self.eval_node(n, args, kwargs)
+                except (RuntimeError, IndexError) as e:  # shape mismatches and the like, from torch
+                    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+                    raise self.fail(f"cannot be evaluated on inputs of shape {self.input_shape} ({msg})") from None
             if n.op != "output" and not n.users and n in self.env:
                 del self.env[n]
         if isinstance(out_val, (tuple, list, dict)):
@@ -761,10 +767,7 @@ class _Compiler:
     def env_args(self, args: Any, kwargs: Any = None) -> tuple:
         def look(o):
             if isinstance(o, torch.fx.Node):
-                v = self.env[o]
-                if isinstance(v, _Unsupported):
-                    raise self.fail(v.why, o)
-                return v
+                return self.env[o]
             if isinstance(o, (list, tuple)):
                 return type(o)(look(a) for a in o)
             if isinstance(o, dict):
@@ -808,8 +811,6 @@ class _Compiler:
         if name in _IDENTITY_METHODS:
             return args[0]
         if name in _STRUCT_METHODS:
-            if name in ("max", "min"):
-                pass
             return self.lin(meth, args, kwargs)
         if name in _ADD_METHODS:
             return self.add_like(meth, args, kwargs)
@@ -1142,7 +1143,7 @@ def compile_module(module: Any, input_shape: Sequence[int]) -> CompiledNetwork:
     input_shape : the input's shape without the batch dim, e.g. ``(1, 28, 28)``.
 
     >>> from torch import nn
-    >>> c = compile_module(nn.Sequential(nn.Conv1d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 1)), (1, 10))
+    >>> c = compile_module(nn.Sequential(nn.Conv1d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(16, 1)), (1, 10))
     >>> c.network.widths
     (16,)
     """

@@ -231,10 +231,7 @@ def _interval_states(U: np.ndarray, same: np.ndarray, xi: np.ndarray, tol: np.nd
     breakpoint j over an interval only when it is on xi_j (within ``tol``) at both ends. Rows
     that start no interval (the last point of a segment) get 0.
     """
-    lo, hi = U[:-1], U[1:]
-    m2 = lo + hi  # twice the midpoint (exact scaling: the comparisons below use 2 xi, 2 tol)
-    if tol.ndim == 2:
-        tol = tol[:-1]
+    m2 = U[:-1] + U[1:]  # twice the midpoint (exact scaling, compared with 2 xi)
     s = np.zeros(U.shape, dtype)
     body = s[:-1]
     for j, x in enumerate(xi):
@@ -242,12 +239,10 @@ def _interval_states(U: np.ndarray, same: np.ndarray, xi: np.ndarray, tol: np.nd
         body += ge.view(np.int8) if dtype == np.int8 else ge
     body *= 2
     for j, x in enumerate(xi):
-        near = np.nonzero((m2 <= 2 * x + 2 * tol) & (m2 >= 2 * x - 2 * tol))
-        if near[0].size:
-            k, z = near
-            tz = tol[k, z] if tol.ndim == 2 else tol[z]
-            on = (np.abs(lo[k, z] - x) <= tz) & (np.abs(hi[k, z] - x) <= tz)
-            body[k[on], z[on]] = 2 * j + 1
+        snapped = np.abs(U - x if x != 0 else U) <= tol  # (tol: per neuron, or per point and neuron)
+        on = snapped[:-1] & snapped[1:]
+        if on.any():
+            body[on] = 2 * j + 1
     body[~same] = 0
     return s
 

@@ -18,19 +18,26 @@ a shared edge; then each face that is straddled by some of the chunk's neurons (
 cut by them one after the other, in *rounds*: round r cuts every current descendant of every
 ancestor by that ancestor's r-th neuron at once (a vectorised half-plane clip over all faces and
 slots). New vertices get u_l by exact linear interpolation along their edge (u_l is affine along
-it). Values within ``SNAP_RTOL`` of a breakpoint are set to it exactly, which keeps degenerate
-arrangements exact (zero biases: later lines pass exactly through existing vertices). The cost is
-dominated by one matmul per layer over the vertices that exist at the layer's start.
+it), and the crossing neuron's value is set to its breakpoint exactly. A value within
+``SNAP_RTOL * scale`` of a breakpoint counts as on it (side 0), everywhere, so degenerate
+arrangements stay exact (zero biases: later lines pass exactly through existing vertices instead
+of creating near-copies). The cost is dominated by one matmul per layer over the vertices that
+exist at the layer's start, plus interpolating u_l at the new vertices.
 
-Results are numpy float64. The same code runs the dense steps (the per-layer matmuls and the
-affine-map pass) with torch on ``device`` when one is given (e.g. ``"cuda"``).
+Per face the activation state of each layer is read at the end of that layer from one vertex
+(and the vertex mean where that vertex is on a breakpoint); edge goodness, linear regions,
+lengths, vertex counts follow without another forward pass. ``affine_maps`` runs one forward
+pass with tangents over face interior points, lazily.
+
+Results are numpy float64. ``device`` (a torch device, e.g. ``"cuda"``) runs the per-layer
+matmuls with torch there; the combinatorial cutting runs in numpy on the CPU.
 """
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -56,7 +63,11 @@ COLLINEAR_RTOL = 1e-9
 #: pass is dense over all current edges; the rounds after it cost about k^3 face visits for an
 #: ancestor face cut by k of the chunk's lines, so few large faces (the first layer) get small
 #: chunks and many small faces get the whole layer at once.
-_MIN_CHUNK = 48
+_MIN_CHUNK = 16
+
+#: Memory budget (bytes) of the per-vertex pre-activations of the layer being cut (vertices x
+#: width x 8). A domain that needs more raises ``ValueError`` instead of exhausting memory.
+MAX_VERTEX_BYTES = 4 * 2**30
 
 #: Faces per block in the passes over final faces (patterns, affine maps, goodness).
 _BLOCK = 1 << 15
@@ -180,6 +191,12 @@ class _Builder:
         """Append rows U[a] + t (U[b] - U[a]) (exact along an edge where u is affine), block by
         block; return the index of the first new row."""
         U = self.U
+        if (U.n + a.size) * U.buf.shape[1] * 8 > MAX_VERTEX_BYTES:
+            raise ValueError(
+                f"plane: layer {self.layer} needs pre-activations at more than {U.n + a.size} vertices x "
+                f"{U.buf.shape[1]} units, over the memory budget MAX_VERTEX_BYTES={MAX_VERTEX_BYTES / 2**30:.3g} GiB; "
+                "shrink the domain, or partition it in pieces"
+            )
         start = U.reserve(a.size)
         buf = U.buf
         for blk in _row_blocks(a.size, buf.shape[1]):
@@ -202,8 +219,14 @@ class _Builder:
         act = net.activations[l]
         V = self.P.n
         Uprev = self.P.a if l == 0 else self.U.a
-        # rows never written cost no memory; the cap keeps the reservation within the budget
-        cap = max(V + 65536, min(4 * V + 65536, 2 * self.max_regions + 65536))
+        # reserve the whole budget at once: rows never written cost no memory, and growing a
+        # buffer of this size by copying would be slow
+        if V * W.shape[0] * 8 > MAX_VERTEX_BYTES:
+            raise ValueError(
+                f"plane: layer {l} needs pre-activations at {V} vertices x {W.shape[0]} units, over the memory "
+                f"budget MAX_VERTEX_BYTES={MAX_VERTEX_BYTES / 2**30:.3g} GiB; shrink the domain, or partition it in pieces"
+            )
+        cap = max(V + 1, MAX_VERTEX_BYTES // (8 * W.shape[0]))
         U = _Grow.empty(V, (W.shape[0],), np.float64, cap)
         a_absmax = np.zeros(W.shape[1])
         if self.device is not None:
@@ -565,10 +588,12 @@ def plane(
     >>> from linregions import random_mlp
     >>> net = random_mlp(2, [16, 16], seed=0)
     >>> part = plane(net, [0.0, 0.0], np.eye(2), (-1, 1, -1, 1))
-    >>> abs(part.areas("activation").sum() - 4.0) < 1e-9
+    >>> bool(abs(part.areas("activation").sum() - 4.0) < 1e-9)
     True
     >>> part.num_regions("linear") <= part.num_regions("activation")
     True
+    >>> part.euler_characteristic()
+    1
     """
     if not isinstance(net, Network):
         raise TypeError(f"expected a linregions.Network (use Network.from_torch for torch modules), got {type(net).__name__}")
@@ -576,6 +601,13 @@ def plane(
     poly = _plane_coords_polygon(bounds, domain)
     if not isinstance(max_regions, (int, np.integer)) or max_regions < 1:
         raise ValueError(f"max_regions must be a positive integer, got {max_regions!r}")
+    if device is not None:
+        try:
+            import torch
+
+            torch.zeros(1, dtype=torch.float64, device=device)
+        except (ImportError, RuntimeError, TypeError, AssertionError) as e:
+            raise ValueError(f"device {device!r} is not usable with torch here ({e}); use device=None for numpy") from None
     if marks is not None:
         M = _as_matrix(marks, "marks")
         M = M[None] if M.ndim == 1 else M

@@ -372,7 +372,7 @@ class _TorchNet:
         self.beta = [as_t(b) for b in net.biases]  # original biases: z̃ = u - β
         self.laws = laws
         self.nz = [W != 0 for W in self.W]
-        self.nz_out = self.nz[-1].any(dim=0)  # (n_{d-1},)
+        self.dense = [bool(m.all()) for m in self.nz]
         self.switch = [torch.tensor(np.array(net.switching(l)), device=self.device) for l in range(net.depth)]
         self.xi = [as_t(a.breakpoints) for a in net.activations]
         self.phi_xi = [as_t(a.values_at_breakpoints) for a in net.activations]
@@ -397,7 +397,10 @@ def _reach(nz: list, opens: dict, lo: int) -> dict:
     out = {d - 1: R}
     for j in range(d - 1, lo, -1):
         G = opens[j] & R
-        R = (G.to(torch.float64) @ nz[j].to(torch.float64)) > 0
+        if bool(nz[j].all()):  # dense weights: reachable iff some neuron of layer j is
+            R = G.any(dim=-1, keepdim=True).expand(*G.shape[:-1], nz[j].shape[1])
+        else:
+            R = (G.to(torch.float64) @ nz[j].to(torch.float64)) > 0
         out[j - 1] = R
     return out
 
@@ -447,7 +450,10 @@ def _k1_values(tn: _TorchNet, S):
                 op[j] = net.slope(j, net.piece(j, U)) != 0
             Rs = _reach(tn.nz, op, l + 1)
             G = op[l + 1] & Rs[l + 1]  # (B, n_l, n_{l+1})
-            good = (G.to(torch.float64) * tn.nz[l + 1].T.to(torch.float64)[None]).sum(-1) > 0
+            if tn.dense[l + 1]:
+                good = G.any(dim=-1)
+            else:
+                good = (G.to(torch.float64) * tn.nz[l + 1].T.to(torch.float64)[None]).sum(-1) > 0
             sub += (t[i] * good).sum(dim=1)
     return torch.stack([act, sub, unm], dim=1)
 
@@ -1274,7 +1280,9 @@ class TheoryRow:
     """One k of a formula-against-measurement table.
 
     ``z`` = (predicted - measured) / SE of the difference: paired over the same networks when a
-    law was sampled (SE of the per-network differences), else sqrt(se_pred² + se_meas²).
+    law was sampled (SE of the per-network differences), else sqrt(se_pred² + se_meas²). For one
+    fixed network the measured value is a single realisation of the biases while the prediction
+    averages over them, so there ``z`` is indicative only; tests use laws.
     ``approx*``: the same with the "unmodified" approximation.
     """
 

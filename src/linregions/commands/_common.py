@@ -121,5 +121,17 @@ def emit(args: argparse.Namespace, summary: dict, text: str) -> None:
 
 def load_points(path: str) -> np.ndarray:
     """Inputs from a .npy file (N, n_in) or a text file of rows."""
-    X = np.load(path) if path.endswith(".npy") else np.loadtxt(path, ndmin=2)
-    return np.asarray(X, dtype=np.float64)
+    import os
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no points file at {path!r}")
+    try:
+        X = np.load(path) if path.endswith(".npy") else np.loadtxt(path, ndmin=2)
+        X = np.asarray(X, dtype=np.float64)
+    except (ValueError, TypeError, OSError) as e:
+        raise ValueError(f"{path}: cannot read points as a numeric array of rows ({e})") from None
+    if X.ndim == 1:
+        X = X[None, :]
+    if X.ndim != 2:
+        raise ValueError(f"{path}: points must be a 2-D array (rows of inputs), got shape {X.shape}")
+    return X
