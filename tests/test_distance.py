@@ -325,10 +325,29 @@ def test_jacobian_and_gram_methods_agree(act):
     np.testing.assert_allclose(a.nearest, b.nearest, rtol=1e-12, atol=1e-14)
 
 
-def test_agrees_with_exact_plane_partition_in_2d():
+def _on_B_N(net, x, y, n=3000, eps=1e-7):
+    """True when the output's Jacobian takes several values within eps of y (grad N jumps at y)."""
+    P = y + eps * _unit(np.random.default_rng(0).normal(size=(n, y.size)))
+    J = net.jacobian(np.vstack([P, x[None]])).reshape(n + 1, -1)
+    return bool(np.any(np.linalg.norm(J[:-1] - J[-1], axis=1) > 1e-9 * np.linalg.norm(J, axis=1).max()))
+
+
+def test_facet_whose_nearest_point_is_on_an_edge_is_crossed_through_its_interior():
+    # regression: here the nearest point of the good facet lies on another neuron's hyperplane;
+    # crossing at that point along the facet's normal lands in the wrong region
+    net = random_mlp(3, [8, 8, 2], activation=hard_tanh(), biases=Normal(1.0), seed=107)
+    x = np.random.default_rng(7).normal(size=(30, 3))[9] * 2
+    r = distance_to_boundary(net, x, "linear")
+    assert r.exact[0] and _on_B_N(net, x, r.nearest[0])
+    V = _unit(np.random.default_rng(1).normal(size=(400, 3)))
+    assert r.distance[0] <= _first_exit(net, x, V, "linear", 1.0, steps=200).min() * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("act, widths, seed", [(hard_tanh(), [10, 10, 2], 1), (relu(), [8, 4, 2], 3), (hard_tanh(), [8, 8, 2], 108)])
+def test_agrees_with_exact_plane_partition_in_2d(act, widths, seed):
     from linregions.plane import plane
 
-    net = random_mlp(2, [10, 10, 2], activation=hard_tanh(), biases=Normal(0.5), seed=1)
+    net = random_mlp(2, widths, activation=act, biases=Normal(0.5 if seed < 100 else 1.0), seed=seed)
     X = _inputs(2, 40, 2, 2.0)
     part = plane(net, [0.0, 0.0], np.eye(2), (-6.0, 6.0, -6.0, 6.0))
     P = part.origin + part.vertices @ part.basis.T
@@ -340,3 +359,5 @@ def test_agrees_with_exact_plane_partition_in_2d():
         ref = np.linalg.norm(X[:, None] - (p[None] + t[..., None] * d[None]), axis=2).min(axis=1)
         r = distance_to_boundary(net, X, kind)
         np.testing.assert_allclose(r.distance, ref, rtol=RTOL)
+        if kind == "linear":
+            assert np.sum(r.distance > distance_to_boundary(net, X, "activation").distance * (1 + 1e-6)) >= 2

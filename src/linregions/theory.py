@@ -405,57 +405,111 @@ def _reach(nz: list, opens: dict, lo: int) -> dict:
     return out
 
 
-def _k1_values(tn: _TorchNet, S):
-    """Per input, the k = 1 integrand summed over neurons and breakpoints, three ways:
-    columns (activation kind, linear kind substituted, linear kind unmodified)."""
+class _TorchStack:
+    """M networks of one architecture (a law's samples, or one network) as stacked float64
+    tensors (M, n_out, n_in), restricted to the domain, with the original biases (z̃ = u - β)."""
+
+    def __init__(self, nets: list[Network], laws: list, device: Any, domain: Domain):
+        import torch
+
+        net = nets[0]
+        shapes = [W.shape for W in net.weights]
+        if any([W.shape for W in n.weights] != shapes or n.activations != net.activations for n in nets[1:]):
+            raise ValueError("networks batched together must share architecture and activations")
+        self.net = net
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        origin, P = _restriction(domain)
+        rnets = nets if origin is None else [n.restrict(origin, P) for n in nets]
+        st = lambda arrs: torch.tensor(np.stack(arrs).astype(np.float64), device=self.device)  # noqa: E731
+        L = len(net.weights)
+        self.W = [st([r.weights[l] for r in rnets]) for l in range(L)]  # (M, n_out, n_in)
+        self.Wt = [W.transpose(-1, -2) for W in self.W]
+        self.b = [st([r.biases[l] for r in rnets]) for l in range(L)]  # (M, n_out)
+        self.beta = [st([n.biases[l] for n in nets]) for l in range(L)]
+        self.laws = laws
+        self.nz = [W != 0 for W in self.W]
+        self.dense = [bool(m.all()) for m in self.nz]
+        self.switch = [torch.tensor(np.array(net.switching(l)), device=self.device) for l in range(net.depth)]
+        self.xi = [torch.tensor(np.array(a.breakpoints, dtype=np.float64), device=self.device) for a in net.activations]
+        self.phi_xi = [torch.tensor(np.array(a.values_at_breakpoints, dtype=np.float64), device=self.device)
+                       for a in net.activations]
+        self.m = rnets[0].n_in
+        self.M = len(nets)
+
+
+def _bcast(x, extra: int):
+    """(M, ...) -> (M, 1 x extra, ...): insert ``extra`` broadcast axes after the network axis."""
+    return x.reshape(x.shape[:1] + (1,) * extra + x.shape[1:])
+
+
+def _reach_stack(ts: _TorchStack, opens: dict, lo: int, extra: int) -> dict:
+    """``_reach`` for stacked networks: opens[j] has shape (M, <extra axes>, n_j)."""
     import torch
 
-    net, d = tn.net, tn.net.depth
-    B = S.shape[0]
+    d = ts.net.depth
+    R = _bcast(ts.nz[-1].any(dim=-2), extra)
+    out = {d - 1: R}
+    for j in range(d - 1, lo, -1):
+        G = opens[j] & R
+        if ts.dense[j]:
+            R = G.any(dim=-1, keepdim=True).expand(*G.shape[:-1], ts.W[j].shape[-1])
+        else:
+            R = (G.to(torch.float64) @ _bcast(ts.nz[j].to(torch.float64), G.dim() - 3)) > 0
+        out[j - 1] = R
+    return out
+
+
+def _k1_values(ts: _TorchStack, S):
+    """Per network and input (S: (M, B, m)), the k = 1 integrand summed over neurons and
+    breakpoints, three ways: (M, B, 3) = (activation kind, linear kind substituted, linear kind
+    unmodified). Vectorised over networks, inputs, and the neurons of each layer."""
+    import torch
+
+    net, d = ts.net, ts.net.depth
     a, Ga = S, None
     us, acts, opens, terms = [], [], {}, []
     for l in range(d):
-        u, Gu = tn.layer_in(l, a, Ga)
-        gn = torch.linalg.vector_norm(Gu, dim=1)  # (B, n_l)
-        zt = u - tn.beta[l]
-        dens = torch.stack([_pdf_torch(tn.laws[l], x - zt) for x in tn.xi[l]], dim=0)  # (T, B, n_l)
-        dens = dens * tn.switch[l]
-        terms.append(gn[None] * dens)
+        Wt = ts.Wt[l]
+        u = a @ Wt + ts.b[l][:, None, :]
+        Gu = Wt[:, None].expand(S.shape[0], S.shape[1], *Wt.shape[1:]) if Ga is None else Ga @ Wt[:, None]
+        gn = torch.linalg.vector_norm(Gu, dim=-2)  # (M, B, n_l)
+        zt = u - ts.beta[l][:, None, :]
+        dens = torch.stack([_pdf_torch(ts.laws[l], x - zt) for x in ts.xi[l]], dim=0)  # (T, M, B, n_l)
+        terms.append(gn[None] * (dens * ts.switch[l]))
         q = net.slope(l, net.piece(l, u))
         opens[l] = q != 0
         us.append(u)
         a = net.activate(l, u)
         acts.append(a)
-        Ga = Gu * q[:, None, :].to(Gu.dtype)
+        Ga = Gu * q[..., None, :].to(Gu.dtype)
         del Gu
-    R = _reach(tn.nz, opens, 0)
-    act = torch.zeros(B, dtype=torch.float64, device=S.device)
+    R = _reach_stack(ts, opens, 0, 1)
+    act = torch.zeros(S.shape[:2], dtype=torch.float64, device=S.device)
     sub = torch.zeros_like(act)
     unm = torch.zeros_like(act)
     for l in range(d):
-        t = terms[l]  # (T, B, n_l)
-        act += t.sum(dim=(0, 2))
-        unm += (t * R[l]).sum(dim=(0, 2))
+        t = terms[l]  # (T, M, B, n_l)
+        act += t.sum(dim=(0, 3))
+        unm += (t * R[l]).sum(dim=(0, 3))
         if l == d - 1:
-            sub += (t * R[l]).sum(dim=(0, 2))
+            sub += (t * R[l]).sum(dim=(0, 3))
             continue
         for i in range(t.shape[0]):
-            phi = tn.phi_xi[l][..., i]
-            delta = phi - acts[l]  # (B, n_l): change of z's output when z sits at ξ_i
-            U = us[l + 1][:, None, :] + delta[:, :, None] * tn.W[l + 1].T[None]  # (B, n_l, n_{l+1})
+            delta = ts.phi_xi[l][..., i] - acts[l]  # (M, B, n_l): change of z's output when z sits at ξ_i
+            U = us[l + 1][:, :, None, :] + delta[..., None] * ts.Wt[l + 1][:, None]  # (M, B, n_l, n_{l+1})
             op = {}
             for j in range(l + 1, d):
                 if j > l + 1:
-                    U = net.activate(j - 1, U) @ tn.W[j].T + tn.b[j]
+                    U = net.activate(j - 1, U) @ ts.Wt[j][:, None] + ts.b[j][:, None, None, :]
                 op[j] = net.slope(j, net.piece(j, U)) != 0
-            Rs = _reach(tn.nz, op, l + 1)
-            G = op[l + 1] & Rs[l + 1]  # (B, n_l, n_{l+1})
-            if tn.dense[l + 1]:
+            Rs = _reach_stack(ts, op, l + 1, 2)
+            G = op[l + 1] & Rs[l + 1]  # (M, B, n_l, n_{l+1})
+            if ts.dense[l + 1]:
                 good = G.any(dim=-1)
             else:
-                good = (G.to(torch.float64) * tn.nz[l + 1].T.to(torch.float64)[None]).sum(-1) > 0
-            sub += (t[i] * good).sum(dim=1)
-    return torch.stack([act, sub, unm], dim=1)
+                good = (G.to(torch.float64) * ts.nz[l + 1].transpose(-1, -2).to(torch.float64)[:, None]).sum(-1) > 0
+            sub += (t[i] * good).sum(dim=-1)
+    return torch.stack([act, sub, unm], dim=-1)
 
 
 def _kk_values(tn: _TorchNet, S, tl, tu, tb, substitute: bool):
@@ -628,43 +682,55 @@ def _tuples(net: Network, k: int, n_x: int, tuples: int | str | None, rng: np.ra
     return ids[C, 0], ids[C, 1], Bp, r, wt
 
 
+def _estimate_k1(nets: list[Network], laws: list, domain: Domain, n_samples: int, rng: np.random.Generator,
+                 device: Any) -> list[dict]:
+    """k = 1 for many networks at once: batches of networks x inputs through ``_k1_values``."""
+    import torch
+
+    net = nets[0]
+    n = int(n_samples)
+    S_all, w_all = zip(*[_sample_domain(domain, rng, n) for _ in nets])
+    m = S_all[0].shape[1]
+    per_input = m * max(net.widths) + max(net.widths) ** 2 + 1
+    B = max(1, min(n, _BATCH_ELEMENTS // per_input))
+    Mb = max(1, min(len(nets), _BATCH_ELEMENTS // (per_input * B)))
+    out = []
+    for s0 in range(0, len(nets), Mb):
+        group = nets[s0 : s0 + Mb]
+        ts = _TorchStack(group, laws, device, domain)
+        vals = []
+        with _cpu_threads(device, len(group) * B * per_input):
+            for b0 in range(0, n, B):
+                S = np.stack([S_all[s0 + i][b0 : b0 + B] for i in range(len(group))])
+                vals.append(_k1_values(ts, torch.as_tensor(S, dtype=torch.float64, device=ts.device)).cpu().numpy())
+        V = np.concatenate(vals, axis=1)  # (M, n, 3)
+        for i in range(len(group)):
+            Vi = V[i] * w_all[s0 + i][:, None]
+            cols = {"activation": Vi[:, 0], "linear/substituted": Vi[:, 1], "linear/unmodified": Vi[:, 2]}
+            out.append({key: (float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size))) for key, v in cols.items()})
+    return out
+
+
 def _estimate_one(net: Network, laws: list, domain: Domain, k: int, mode: str, n_samples: int,
-                  rng: np.random.Generator, device: Any, tuples: Any, progress: bool = False) -> dict:
-    """Per-input integrand values of one network; returns {kind/mode: (mean, se)} of the volume."""
+                  rng: np.random.Generator, device: Any, tuples: Any) -> dict:
+    """k >= 2 for one network: {kind/mode: (mean, se)} of the volume over the sampled inputs."""
     import torch
 
     tn = _TorchNet(net, laws, device, domain)
     S, w = _sample_domain(domain, rng, int(n_samples))
-    with _cpu_threads(device, _chunk(tn, k) * (tn.m * max(net.widths) + max(net.widths) ** 2)):
-        return _estimate_rows(tn, net, S, w, k, mode, rng, tuples)
-
-
-def _estimate_rows(tn: _TorchNet, net: Network, S: np.ndarray, w: np.ndarray, k: int, mode: str,
-                   rng: np.random.Generator, tuples: Any) -> dict:
-    import torch
-
-    out: dict[str, np.ndarray] = {}
-    if k == 1:
-        chunk = _chunk(tn, 1)
-        vals = []
-        for s in range(0, S.shape[0], chunk):
-            St = torch.as_tensor(S[s : s + chunk], dtype=torch.float64, device=tn.device)
-            vals.append(_k1_values(tn, St).cpu().numpy())
-        V = np.concatenate(vals) * w[:, None]
-        out = {"activation": V[:, 0], "linear/substituted": V[:, 1], "linear/unmodified": V[:, 2]}
-    else:
-        tl, tu, tb, r, wt = _tuples(net, k, S.shape[0], tuples, rng)
-        rows = np.repeat(np.arange(S.shape[0]), r)
-        chunk = max(r, (_chunk(tn, k) // r) * r)
-        vals = []
+    tl, tu, tb, r, wt = _tuples(net, k, S.shape[0], tuples, rng)
+    rows = np.repeat(np.arange(S.shape[0]), r)
+    chunk = max(r, (_chunk(tn, k) // r) * r)
+    vals = []
+    with _cpu_threads(device, chunk * (tn.m * max(net.widths) + k * tn.m)):
         for s in range(0, rows.size, chunk):
             sl = slice(s, s + chunk)
             St = torch.as_tensor(S[rows[sl]], dtype=torch.float64, device=tn.device)
             tt = [torch.as_tensor(x[sl], device=tn.device) for x in (tl, tu, tb)]
             vals.append(_kk_values(tn, St, *tt, substitute=(mode == "substituted")).cpu().numpy())
-        V = np.concatenate(vals) * wt[:, None]
-        V = V.reshape(S.shape[0], r, 2).sum(axis=1) * w[:, None]
-        out = {"activation": V[:, 0], f"linear/{mode}": V[:, 1]}
+    V = np.concatenate(vals) * wt[:, None]
+    V = V.reshape(S.shape[0], r, 2).sum(axis=1) * w[:, None]
+    out = {"activation": V[:, 0], f"linear/{mode}": V[:, 1]}
     return {key: (float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size))) for key, v in out.items()}
 
 
@@ -702,12 +768,15 @@ def theorem6(model: NetworkLaw | Network, domain: Domain, k: int = 1, *, bias_la
     laws = _laws_for(model, bias_law, nets[0].depth)
     rng = np.random.default_rng([int(seed), 11])
     key = "activation" if kind == "activation" else f"linear/{mode}"
-    it = nets
-    if progress and len(nets) > 1:
-        from tqdm.auto import tqdm
+    if int(k) == 1:
+        res = [r[key] for r in _estimate_k1(nets, laws, domain, n_samples, rng, device)]
+    else:
+        it = nets
+        if progress and len(nets) > 1:
+            from tqdm.auto import tqdm
 
-        it = tqdm(nets, desc="theorem 6", unit="net")
-    res = [_estimate_one(net, laws, domain, int(k), mode, n_samples, rng, device, tuples)[key] for net in it]
+            it = tqdm(nets, desc="theorem 6", unit="net")
+        res = [_estimate_one(net, laws, domain, int(k), mode, n_samples, rng, device, tuples)[key] for net in it]
     per = np.array([r[0] for r in res])
     per_se = np.array([r[1] for r in res])
     if len(nets) >= 2:
