@@ -324,6 +324,18 @@ def test_boundary_volume_matches_crofton(make, kind):
     assert abs(cx.volume(1, kind) - est.value) < 4 * est.se
 
 
+@pytest.mark.slow
+def test_4d_two_faces_match_crofton_planes():
+    """vol_2(B_{N,2} ∩ K) in 4D (areas of the 2-faces) against vertex counts of exact planar
+    sections (linregions.plane via crofton.vertex_volume, kappa_{4,2} = 1/3)."""
+    from linregions.crofton import Box, vertex_volume
+
+    net = random_mlp(4, [6, 6], seed=24)
+    cx = complex_in_box(net, -1.0, 1.0)
+    est = vertex_volume(net, Box.cube(4), kind="activation", n=800, seed=7)
+    assert abs(cx.volume(2, "activation") - est.value) < 4 * est.se
+
+
 def test_hard_tanh_linear_differs_and_matches_goodness():
     """Saturated hard-tanh neurons are not good: fewer linear than activation regions. Across
     every interior facet the slope jumps exactly when the tight neuron is good (Prop. 9)."""

@@ -33,7 +33,7 @@ def _check_figures(res):
     assert res.figures
     for fig in res.figures:
         for ax in fig.axes:
-            if ax.has_data() and ax.get_title() and "Slice" not in (fig._suptitle.get_text() if fig._suptitle else ""):
+            if ax.has_data() and ax.get_title():
                 assert ax.get_xlabel() and ax.get_ylabel(), f"{res.name}: unlabelled axes {ax.get_title()!r}"
     assert res.claim and res.verdict
     assert res.name in repr(res)

@@ -315,3 +315,24 @@ def test_sparse_weights_goodness_paths():
     assert np.mean(meas) > 2 and np.any(d != 0)
     assert not all(np.all(W != 0) for W in Ws)
     assert abs(d.mean()) < Z_MAX * d.std(ddof=1) / math.sqrt(d.size)
+
+
+def test_k1_kernel_equals_general_kernel_on_the_same_inputs():
+    """The vectorised k = 1 kernel (rank-one substitution per layer, batched over networks) and the
+    general k-tuple kernel (full substituted forward pass per row) compute the same integrand."""
+    from linregions.theory import _k1_values, _kk_values, _TorchNet, _TorchStack
+
+    law = NetworkLaw(2, (4, 4, 4), activation=hard_tanh(), biases=Normal(0.5))
+    nets = [law.sample(s) for s in range(2)]
+    dom = Rectangle.square(1.0)
+    S = torch.as_tensor(np.random.default_rng(0).uniform(-1, 1, (200, 2)))
+    V = _k1_values(_TorchStack(nets, [Normal(0.5)] * 3, None, dom), torch.stack([S, S]))
+    for n, Vn in zip(nets, V):
+        tn = _TorchNet(n, [Normal(0.5)] * 3, None, dom)
+        tot = torch.zeros(200, 2, dtype=torch.float64)
+        for l, u in n.neuron_ids:
+            for i in range(2):
+                full = lambda v: torch.full((200, 1), int(v))  # noqa: E731
+                tot += _kk_values(tn, S, full(l), full(u), full(i), True)
+        assert torch.allclose(Vn[:, 0], tot[:, 0], rtol=1e-12, atol=1e-12)
+        assert torch.allclose(Vn[:, 1], tot[:, 1], rtol=1e-12, atol=1e-12)

@@ -161,17 +161,23 @@ def distance_to_boundary(
     taken in the order of a lower bound of their distance (to their hyperplane, or to their
     region). A candidate gets its exact distance from x (the nearest point y of the region on the
     constraint's hyperplane) by least-distance programming (Lawson-Hanson, via scipy's NNLS:
-    finite active-set, exact up to rounding) and is crossed at y: the pattern beyond y comes from
-    a one-sided forward pass (``SNAP_RTOL`` decides who is on a breakpoint). If the output's
-    Jacobian differs on the two sides (``SLOPE_RTOL``, as ``line`` decides linear boundaries) then
-    grad N is discontinuous at y, y is a point of B_N and its distance bounds the answer from
+    finite active-set, exact up to rounding) and is crossed at a point of the facet's relative
+    interior: y itself when no other constraint is tight there (``TIGHT_RTOL``), y pushed
+    infinitesimally along the facet when one is (lexicographic one-sided directions), else the
+    centre of the largest ball in the facet from an LP (HiGHS; ``FACET_RTOL`` decides that the
+    face is a true facet). The pattern beyond comes from a one-sided forward pass (``SNAP_RTOL``
+    decides who is on a breakpoint). If the output's Jacobian differs on the two sides
+    (``SLOPE_RTOL``, as ``line`` decides linear boundaries), grad N is discontinuous on the
+    facet, y is a point of B_N and its distance bounds the answer from
     above; otherwise the region beyond is pushed with that distance as key. The search stops when
     the smallest key reaches the best bound found. It is exact: the ball around x of radius
     d(x, B_N) meets only activation regions of x's linear region, reached from x's region by
     crossings closer than d, so every region closer than d is examined and the nearest point of
     B_N shows up as a crossing with a jump. Cost per examined region: one pass over the layers
     building its constraints (O(sum n_l n_{l-1} n_in)) plus one NNLS of size
-    (n_in + 1) x (#constraints) per candidate closer than the current best. Meant for small input
+    (n_in + 1) x (#constraints) per candidate closer than the current best (and one LP of the
+    same size for a candidate whose nearest point touches two or more other constraints). Meant
+    for small input
     dimension (milliseconds to a second per input for n_in <= 10 and a few hundred neurons); the
     number of regions inside the ball grows fast with n_in and depth, so past ``max_regions``
     regions the search stops and the result says ``exact=False``, with ``distance`` an upper bound

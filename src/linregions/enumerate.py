@@ -113,8 +113,8 @@ class PolyhedralComplex:
     - ``region_vertices`` / ``region_offsets``: region i has vertices
       ``vertices[region_vertices[region_offsets[i]:region_offsets[i + 1]]]``,
     - ``region_states``: per hidden layer, (R, n_l) int16 state codes at the centroid
-      (2p inside piece p, 2j + 1 exactly on breakpoint j, as in ``line``; ``// 2`` gives the
-      activation pattern),
+      (2p inside piece p, 2j + 1 exactly on breakpoint j, as in ``line``; ``region_patterns()``
+      gives the activation pattern as piece indices),
     - ``region_slopes`` (R, n_out, n) and ``region_intercepts`` (R, n_out): the output's affine
       map ``N(s) = intercepts + slopes @ s`` on the region,
     - ``region_linear`` (R,): label of the linear region each activation region belongs to.

@@ -320,6 +320,17 @@ def train_cell(widths: list, seed: int, bias: str, lr: float, corrupt: float, ep
     points, and test accuracy."""
     import torch
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small MLPs: one thread is fastest, and pool workers share the cores
+    try:
+        return _train(widths, seed, bias, lr, corrupt, epochs, train_size, test_size, batch_size, n_segments, n_points, plane, save_weights)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(widths, seed, bias, lr, corrupt, epochs, train_size, test_size, batch_size, n_segments, n_points, plane, save_weights):
+    import torch
+
     from .data import first_of_each_digit
     from .tracker import RegionTracker
 
@@ -654,6 +665,7 @@ def slices(scale: str | Scale = "small", *, store=None, executor="process", sche
             net = network_from_npz(blob)
             part = plane_through(net, *digits, margin=0.1)
             part.plot(ax=a)
+            a.set(xlabel="plane coordinate u (input units)", ylabel="plane coordinate v (input units)")
             a.set_title(f"{pic['arch'].iloc[0]} {label}: {part.num_regions('activation')} activation regions", fontsize=9)
         fig.suptitle("Activation regions in the plane through the first 0, 1 and 2 of MNIST (marked), before and after training", fontsize=10)
         figs.append(fig)

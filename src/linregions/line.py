@@ -167,7 +167,11 @@ class LineBatch:
 
 
 def _snap_scale(W: np.ndarray, b: np.ndarray, a_absmax: np.ndarray, xi: np.ndarray) -> np.ndarray:
-    """Per-neuron bound on the magnitude of the summands of u = W a + b (for SNAP_RTOL)."""
+    """Per-neuron bound on the magnitude of the summands of u = W a + b (for SNAP_RTOL).
+
+    ``a_absmax`` is (n_prev,), or (n_prev, S) for S separate bounds (then the result is (n, S))."""
+    if a_absmax.ndim == 2:
+        return np.abs(W) @ a_absmax + (np.abs(b) + np.abs(xi).max())[:, None]
     return np.abs(W) @ a_absmax + np.abs(b) + np.abs(xi).max()
 
 
@@ -324,10 +328,9 @@ def _partition_chunk(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, 
     t = np.tile(np.array([0.0, 1.0]), S)
     pts = np.empty((2 * S, net.n_in))
     pts[0::2], pts[1::2] = X0, X1
-    # rounding bounds per segment (not per chunk: results must not depend on the other segments)
-    # (the largest |input| of each segment times the l1 norm of each weight row bounds the
-    # summands of u; a bound per coordinate would cost a matmul per layer and chunk)
-    a_absmax = np.maximum(np.abs(X0).max(axis=1), np.abs(X1).max(axis=1))
+    # rounding bounds per segment (not per chunk: results must not depend on the other segments):
+    # the largest |a_i| of each coordinate over the segment's points, through |W|
+    a_absmax = np.maximum(np.abs(X0), np.abs(X1))
     W0 = net.weights[0]
     U = pts @ W0.T + net.biases[0]
     dU = np.repeat((X1 - X0) @ W0.T, 2, axis=0)
@@ -337,11 +340,11 @@ def _partition_chunk(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, 
         W, b, xi = net.weights[l], net.biases[l], act.breakpoints
         if l > 0:
             A = net.activate(l - 1, U)
-            a_absmax = np.maximum.reduceat(np.abs(A).max(axis=1), np.searchsorted(seg, np.arange(S)))
+            a_absmax = np.maximum.reduceat(np.abs(A), np.searchsorted(seg, np.arange(S)), axis=0)
             U = A @ W.T + b
             del A
             dU = _code_tangent(net, l - 1, states[-1], dU) @ W.T
-        tol_seg = SNAP_RTOL * (np.outer(a_absmax, np.abs(W).sum(axis=1)) + np.abs(b) + np.abs(xi).max())  # (S, n_l)
+        tol_seg = SNAP_RTOL * _snap_scale(W, b, a_absmax.T, xi).T  # (S, n_l)
         tol = tol_seg[seg]
         same = seg[:-1] == seg[1:]
         sw = net.switching(l)

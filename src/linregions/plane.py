@@ -400,16 +400,19 @@ class _Builder:
         s = self._side(U[v, col[seg]] - xi[seg], col[seg])
         pos = np.logical_or.reduceat(s > 0, offs[:-1])
         neg = np.logical_or.reduceat(s < 0, offs[:-1])
-        cut = np.nonzero(pos & neg)[0]
+        is_cut = pos & neg
+        cut = np.nonzero(is_cut)[0]
         empty = np.zeros(0, np.int64)
         if cut.size == 0:
             return empty, empty
-        faces, col, xi, gid = faces[cut], col[cut], xi[cut], gid[cut]
-        starts, lens = starts[cut], lens[cut]
-        idx, seg, offs = _ranges(starts, lens)
-        v = self.slot_vert.a[idx]
+        if cut.size < faces.size:  # keep the slots of the faces that are cut
+            m = is_cut[seg]
+            idx, v, s = idx[m], v[m], s[m]
+            faces, col, xi, gid, lens = faces[cut], col[cut], xi[cut], gid[cut], lens[cut]
+            offs = np.zeros(cut.size + 1, np.int64)
+            np.cumsum(lens, out=offs[1:])
+            seg = np.repeat(np.arange(cut.size), lens)
         L = self.slot_lab.a[idx]
-        s = self._side(U[v, col[seg]] - xi[seg], col[seg])
         nxt = np.arange(v.size) + 1
         nxt[offs[1:] - 1] = offs[:-1]
         vn, sn = v[nxt], s[nxt]

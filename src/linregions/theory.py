@@ -7,7 +7,8 @@ What is here (THEORY.md §2-§4):
   domain K: a ``Box`` or ``Ball`` of input space, a ``Segment``, a planar ``Rectangle``, or the
   whole line/plane of a 1- or 2-input network (``WholeSpace``). k = 1 sums over every neuron and
   breakpoint; k >= 2 enumerates neuron tuples when there are few and samples them uniformly
-  (unbiased) otherwise. Batched over inputs in torch (float64, CPU or CUDA).
+  (unbiased) otherwise. Torch, float64, CPU or CUDA (``device=``): k = 1 is batched over
+  networks, inputs and the neurons of a layer; k >= 2 over inputs and tuples, network by network.
 - ``segment_expected_count``: the k = 1 closed form on a segment, per neuron and affine piece
   |F(ξ - z̃(t1)) - F(ξ - z̃(t0))| (also on the whole real line of a 1-input network).
 - ``c_bias``, ``c_grad``, ``corollary7``, ``corollary8``: the constants and the bounds of
