@@ -5,15 +5,13 @@ arrangement; zero biases: cones), Euler's formula and areas."""
 from __future__ import annotations
 
 import itertools
-import warnings
 
 import numpy as np
 import pytest
-from scipy import ndimage
 
 from linregions.activations import PiecewiseLinear, absolute, hard_tanh, leaky_relu, relu, soft_shrink
 from linregions.laws import Normal, Uniform, Zero, random_mlp
-from linregions.line import line, lines
+from linregions.line import lines
 from linregions.network import ARGMAX, NEURON, PASSTHROUGH, Network
 from linregions.plane import PlanePartition, plane, plane_through
 
@@ -86,15 +84,6 @@ def _grid(bounds, m):
     uc, vc = (u[:-1] + u[1:]) / 2, (v[:-1] + v[1:]) / 2
     U, V = np.meshgrid(uc, vc, indexing="ij")
     return np.stack([U.ravel(), V.ravel()], 1), (u[1] - u[0])
-
-
-def _components(labels: np.ndarray) -> int:
-    """Connected components (4-neighbours) of equal labels on an m x m grid."""
-    total = 0
-    for lab in np.unique(labels):
-        _, n = ndimage.label(labels == lab)
-        total += n
-    return total
 
 
 NETS = {
@@ -291,6 +280,11 @@ def test_polygon_domain():
     # clockwise input is accepted (reoriented)
     part2 = plane(net, [0.0, 0.0], np.eye(2), domain=tri[::-1])
     assert part2.num_regions("activation") == part.num_regions("activation")
+    # repeated and collinear vertices (as sections of boxes produce them) are dropped
+    sq = np.array([[-1, -1], [0, -1], [1, -1], [1, -1], [1, 1], [-1, 1.0]])
+    a, b = plane(net, [0.0, 0.0], np.eye(2), domain=sq), plane(net, [0.0, 0.0], np.eye(2), SQUARE)
+    assert a.num_regions("activation") == b.num_regions("activation")
+    assert a.domain.shape == (4, 2)
 
 
 def test_unit_kinds_passthrough_never_cut():

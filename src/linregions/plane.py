@@ -512,14 +512,21 @@ def _plane_coords_polygon(bounds: Any, domain: Any) -> np.ndarray:
             raise ValueError(f"domain must be a (k, 2) array of polygon vertices with k >= 3, got shape {poly.shape}")
         if not np.all(np.isfinite(poly)):
             raise ValueError("domain contains NaN or inf")
-        e = np.roll(poly, -1, axis=0) - poly
-        cr = e[:, 0] * np.roll(e, -1, axis=0)[:, 1] - e[:, 1] * np.roll(e, -1, axis=0)[:, 0]
         area2 = np.sum(poly[:, 0] * np.roll(poly, -1, 0)[:, 1] - np.roll(poly, -1, 0)[:, 0] * poly[:, 1])
-        scale = float(np.max(np.abs(e))) ** 2
         if area2 < 0:
-            poly, cr = poly[::-1].copy(), -cr[::-1]
-        if abs(area2) <= COLLINEAR_RTOL * scale or np.any(cr <= COLLINEAR_RTOL * scale):
-            raise ValueError("domain must be a convex polygon with non-zero area and no repeated or collinear consecutive vertices")
+            poly = poly[::-1].copy()
+        scale = float(np.max(np.abs(poly - poly.mean(axis=0)))) or 1.0
+        # drop repeated and collinear consecutive vertices (sections of boxes produce them)
+        while poly.shape[0] >= 3:
+            e = np.roll(poly, -1, axis=0) - poly
+            ep = np.roll(e, 1, axis=0)  # edge arriving at each vertex
+            cr = ep[:, 0] * e[:, 1] - ep[:, 1] * e[:, 0]
+            flat = (np.abs(cr) <= COLLINEAR_RTOL * scale**2) | (np.abs(e).max(axis=1) <= COLLINEAR_RTOL * scale)
+            if not flat.any():
+                break
+            poly = np.delete(poly, int(np.nonzero(flat)[0][0]), axis=0)
+        if poly.shape[0] < 3 or abs(area2) <= COLLINEAR_RTOL * scale**2 or np.any(cr < 0):
+            raise ValueError("domain must be a convex polygon with non-zero area")
         return np.ascontiguousarray(poly, dtype=np.float64)
     if bounds is None:
         raise ValueError("give bounds = (u_min, u_max, v_min, v_max) or a polygonal domain")
@@ -828,6 +835,11 @@ class PlanePartition:
     edge_boundary_side : index of the domain side a boundary edge lies on (-1 for interior edges).
     face_ptr, face_vertices : faces (activation regions) as counter-clockwise vertex rings (CSR).
     marks : plane coordinates of marked inputs (``plane_through``'s three points) or None.
+
+    Linear regions are faces glued across interior edges that are not good (B_N is the union of
+    the good level sets, Prop. 9); ``slope_jump()`` gives the other criterion (the output's
+    gradient jumps across the edge), which agrees for generic networks. Where two neurons' level
+    sets coincide along an edge (duplicated neurons), the edge names the one that cut first.
     """
 
     net: Network
