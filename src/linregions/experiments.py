@@ -160,6 +160,15 @@ def _figure(w: float = 11.0, h: float = 4.2, ncols: int = 2, nrows: int = 1):
     return fig, axes
 
 
+def _plain_log_x(ax, ticks) -> None:
+    """Log x axis with plain tick labels at the given values."""
+    from matplotlib.ticker import NullFormatter
+
+    ticks = sorted({int(v) for v in ticks})
+    ax.set_xticks(ticks, [str(v) for v in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _integer_x(*axes) -> None:
     from matplotlib.ticker import MaxNLocator
 
@@ -736,11 +745,7 @@ def zero_bias_control(scale: str | Scale = "small", *, store=None, executor="pro
     n = np.array(sc.zero_neurons, float)
     a0.loglog(n, n ** 2 / 2, "k:", label="#neurons²/2")
     a0.loglog(n, 2 * n, "k--", alpha=0.5, label="2 · #neurons")
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
-
-    a0.set_xticks(n, [str(int(v)) for v in n])
-    a0.xaxis.set_minor_formatter(NullFormatter())
-    a0.yaxis.set_major_formatter(ScalarFormatter())
+    _plain_log_x(a0, n)
     a0.set(xlabel="total number of neurons", ylabel="activation regions in the slice", title="Plane through the origin, a 0 and a 1")
     a0.legend(fontsize=8)
     a1.set(xlabel="total number of neurons", ylabel="regions on the segment", title="Segments through / away from the origin", ylim=(0, None))
@@ -886,6 +891,7 @@ def boundary_volume(scale: str | Scale = "small", *, store=None, executor="proce
     a1.loglog(lin["neurons"], lin["crofton"], "o-", label="measured (Crofton)")
     a1.loglog(lin["neurons"], lin["corollary7_bound"], "k^--", label="Corollary 7 bound  #neurons·2·C_grad·C_bias")
     a1.set(xlabel="total number of neurons", ylabel="density (log scale)", title="Against the Corollary 7 upper bound")
+    _plain_log_x(a1, lin["neurons"])
     a1.legend(fontsize=8)
     alpha = float(np.polyfit(np.log(lin["neurons"]), np.log(lin["crofton"]), 1)[0]) if len(lin) > 1 else float("nan")
     zmax = float(summ["z"].abs().max())

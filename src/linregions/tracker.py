@@ -22,7 +22,7 @@ values the caller passes (epoch, loss, accuracy).
 >>> opt = torch.optim.Adam(model.parameters(), 1e-3)
 >>> for step in range(20):
 ...     opt.zero_grad(); model(torch.randn(8, 4)).pow(2).mean().backward(); opt.step()
-...     tr.step(model, loss=0.0)
+...     _ = tr.step(model, loss=0.0)
 >>> list(tr.frame()["step"])
 [10, 20]
 """
