@@ -6,7 +6,8 @@ coordinates) restricts the network to a network with two inputs (``Network.restr
 convex domain (a rectangle ``bounds = (u_min, u_max, v_min, v_max)`` or a convex polygon) into:
 faces are the activation regions (convex polygons), edges carry the neuron and breakpoint that made
 them and whether that neuron is good there, and linear regions are unions of faces glued across
-edges of neurons that are not good (B_N = union of the good S_z, Prop. 9).
+edges where the output's gradient does not jump (pieces of N; generically the edges of neurons
+that are not good, B_N = union of the good S_z, Prop. 9).
 
 Algorithm (the paper's layer-by-layer splitting, in two dimensions). Per hidden layer l, the
 pre-activations u_l are affine on every current face (the layers before l are), so their values at
@@ -25,9 +26,9 @@ of creating near-copies). The cost is dominated by one matmul per layer over the
 exist at the layer's start, plus interpolating u_l at the new vertices.
 
 Per face the activation state of each layer is read at the end of that layer from one vertex
-(and the vertex mean where that vertex is on a breakpoint); edge goodness, linear regions,
-lengths, vertex counts follow without another forward pass. ``affine_maps`` runs one forward
-pass with tangents over face interior points, lazily.
+(and the vertex mean where that vertex is on a breakpoint); edge goodness, activation counts,
+lengths and vertex counts follow without another forward pass. ``affine_maps`` (and with it the
+linear kind) runs one forward pass with tangents over face interior points, lazily.
 
 Results are numpy float64. ``device`` (a torch device, e.g. ``"cuda"``) runs the per-layer
 matmuls with torch there; the combinatorial cutting runs in numpy on the CPU.
@@ -42,7 +43,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .line import _forward_tangent, _reachability, _snap_scale
-from .network import Network, _as_matrix
+from .network import ARGMAX, Network, _as_matrix
 from .tolerances import SNAP_RTOL, T_MERGE
 
 __all__ = ["PlanePartition", "plane", "plane_through", "ORTHO_RTOL", "COLLINEAR_RTOL"]
@@ -836,9 +837,9 @@ class PlanePartition:
     face_ptr, face_vertices : faces (activation regions) as counter-clockwise vertex rings (CSR).
     marks : plane coordinates of marked inputs (``plane_through``'s three points) or None.
 
-    Linear regions are faces glued across interior edges that are not good (B_N is the union of
-    the good level sets, Prop. 9); ``slope_jump()`` gives the other criterion (the output's
-    gradient jumps across the edge), which agrees for generic networks. Where two neurons' level
+    Linear regions are faces glued across interior edges where the output's gradient does not
+    jump (``linear_edges``, pieces of the function N); for generic networks these are exactly the
+    edges of neurons that are not good (``edge_good``, Prop. 9). Where two neurons' level
     sets coincide along an edge (duplicated neurons), the edge names the one that cut first.
     """
 
@@ -872,9 +873,20 @@ class PlanePartition:
         """(E,) True for edges inside the domain (made by a neuron)."""
         return self.edge_layer >= 0
 
+    @cached_property
+    def linear_edges(self) -> np.ndarray:
+        """(E,) interior edges that bound linear regions (lie in B_N): the output's gradient jumps
+        across them (``slope_jump``), the same criterion as ``line`` uses.
+
+        For generic networks this equals the structural ``edge_good`` flag (Prop. 9); it differs
+        where contributions cancel exactly, e.g. max-pooling written with ReLUs or compiled
+        ARGMAX units, where a carried input always has an open path.
+        """
+        return self.slope_jump()
+
     def _boundary_edges(self, kind: Kind) -> np.ndarray:
         _check_kind(kind)
-        return self.interior & (self.edge_good if kind == "linear" else True)
+        return self.linear_edges if kind == "linear" else self.interior
 
     @cached_property
     def region_labels(self) -> np.ndarray:
@@ -883,7 +895,7 @@ class PlanePartition:
         from scipy.sparse.csgraph import connected_components
 
         F = self.num_faces
-        glue = self.interior & ~self.edge_good
+        glue = self.interior & ~self.linear_edges
         a, b = self.edge_faces[glue, 0], self.edge_faces[glue, 1]
         g = coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(F, F))
         _, lab = connected_components(g, directed=False)
