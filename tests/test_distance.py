@@ -230,6 +230,16 @@ def test_zero_biases_cones():
         np.testing.assert_allclose(r2.distance, 3.0 * r.distance[1:], rtol=1e-9)
 
 
+def test_zero_biases_linear_boundary_is_where_the_slope_jumps():
+    # zero biases: some structurally good level sets carry no jump of grad N (dead chains sitting
+    # exactly at a breakpoint); B_N, and so the distance, follows the jump
+    net = random_mlp(2, [6, 6, 2], biases=Zero(), seed=4)
+    X = _inputs(2, 30, 1004, 2.0)[[0, 5]]
+    r = distance_to_boundary(net, X, "linear")
+    np.testing.assert_allclose(r.distance, [brute_distance(net, x, "linear", t_max=2.0) for x in X], rtol=RTOL)
+    assert all(_on_B_N(net, x, y) for x, y in zip(X, r.nearest))
+
+
 def test_point_on_a_boundary_has_distance_zero():
     net = random_mlp(2, [6, 6], seed=32)
     w, b = net.weights[0][0], net.biases[0][0]
@@ -343,12 +353,18 @@ def test_facet_whose_nearest_point_is_on_an_edge_is_crossed_through_its_interior
     assert r.distance[0] <= _first_exit(net, x, V, "linear", 1.0, steps=200).min() * (1 + 1e-9)
 
 
-@pytest.mark.parametrize("act, widths, seed", [(hard_tanh(), [10, 10, 2], 1), (relu(), [8, 4, 2], 3), (hard_tanh(), [8, 8, 2], 108)])
-def test_agrees_with_exact_plane_partition_in_2d(act, widths, seed):
+@pytest.mark.parametrize(
+    "act, widths, std, seed, xseed",
+    [(hard_tanh(), [10, 10, 2], 0.5, 1, 2), (hard_tanh(), [8, 8, 2], 1.0, 108, 2),
+     # regression: a facet crossed along a direction tangent to a downstream level set
+     (relu(), [8, 4, 2], 0.3, 18, 1018)],
+)
+def test_agrees_with_exact_plane_partition_in_2d(act, widths, std, seed, xseed):
+    # generic biases: the plane's structurally good edges are exactly where grad N jumps
     from linregions.plane import plane
 
-    net = random_mlp(2, widths, activation=act, biases=Normal(0.5 if seed < 100 else 1.0), seed=seed)
-    X = _inputs(2, 40, 2, 2.0)
+    net = random_mlp(2, widths, activation=act, biases=Normal(std), seed=seed)
+    X = _inputs(2, 40, xseed, 2.0)
     part = plane(net, [0.0, 0.0], np.eye(2), (-6.0, 6.0, -6.0, 6.0))
     P = part.origin + part.vertices @ part.basis.T
     inner = part.interior

@@ -192,6 +192,7 @@ def test_cnn_maxpool_matches_module_mlp_and_sampling():
         np.testing.assert_allclose(g.breakpoints("linear"), r.breakpoints("linear"), atol=1e-9)
         # the conv neurons: same crossings, same units (both in (c, h, w) order)
         gk = crossing_kinds(net, g)
+        assert np.array_equal(g.unit_kind, gk)  # lines reports the kind of every crossing
         gn = sorted(zip(np.round(g.t[g.crossing_point[gk == NEURON]], 9), g.unit[gk == NEURON]))
         rm = r.layer == 0
         rn = sorted(zip(np.round(r.t[r.crossing_point[rm]], 9), r.unit[rm]))
@@ -473,3 +474,23 @@ def test_shared_bias_groups_and_a2_check():
     bn = compile_module(nn.Sequential(nn.Conv2d(1, 2, 3), _randomize_bn(nn.BatchNorm2d(2)), nn.ReLU(), nn.Flatten(),
                                       nn.Linear(32, 1)).double().eval(), (1, 6, 6))
     assert bn.bias_sources[0][0].sum() == 2 and len(np.unique(shared_bias_groups(bn)[0])) == 2
+
+
+def test_theory_refuses_shared_biases_and_argmax_units():
+    """Theorem 6 on compiled conv nets: A2 fails for shared conv biases (refused, except the
+    per-neuron k = 1 activation estimator, which warns) and for argmax units (refused)."""
+    from linregions import Normal
+    from linregions.theory import Segment, theorem6
+
+    _seed(5)
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(32, 3), nn.ReLU(), nn.Linear(3, 1)).double()
+    net = compile_module(cnn, (1, 6, 6)).network
+    seg = Segment(np.zeros(36), np.ones(36))
+    with pytest.raises(AssumptionError, match="share a bias"):
+        theorem6(net, seg, k=1, bias_law=Normal(0.1), kind="linear", n_samples=8)
+    with pytest.warns(UserWarning, match="share a bias"):
+        est = theorem6(net, seg, k=1, bias_law=Normal(0.1), kind="activation", n_samples=8)
+    assert np.isfinite(est.value)
+    pooled = compile_module(SmallCNN().double(), (1, 6, 6)).network
+    with pytest.raises(AssumptionError, match="ARGMAX"):
+        theorem6(pooled, seg, k=1, bias_law=Normal(0.1), kind="activation", n_samples=8)

@@ -16,21 +16,55 @@ from .laws import AssumptionError, HeNormal, Laplace, Law, Normal, Uniform, Zero
 from .line import LineBatch, LinePartition, line, lines, real_line
 from .network import Network, PiecewiseLinearModule
 
+from .network import ARGMAX, NEURON, PASSTHROUGH
+
 __version__ = "0.1.0"
+
+#: Names loaded on first use (``linregions.plane`` ...), so that ``import linregions`` stays light
+#: (no torch, pandas or matplotlib until a routine that needs them is called).
+_LAZY = {
+    "plane": ("PlanePartition", "plane", "plane_through"),
+    "plot": ("plot_plane", "save_plane", "plot_through"),
+    "distance": ("Distances", "distance_to_boundary"),
+    "theory": (
+        "NetworkLaw", "Segment", "Rectangle", "WholeSpace", "Estimate", "Theorem6Estimate", "theorem6",
+        "approximation_bias", "segment_expected_count", "c_bias", "c_grad", "Corollary7", "corollary7",
+        "Corollary8Row", "Corollary8", "corollary8", "FactCheck", "init_facts", "Measurement", "measure",
+        "TheoryRow", "TheoryTable", "compare",
+    ),
+    "crofton": ("Box", "Ball", "kappa", "CroftonEstimate", "boundary_volume", "vertex_volume"),
+    "enumerate": ("PolyhedralComplex", "complex_in_box"),
+    "graph": (
+        "CompiledNetwork", "compile_module", "network_from_module", "compiled_from", "GraphError",
+        "shared_bias_groups", "check_independent_biases", "crossing_kinds", "argmax_crossings",
+    ),
+    "data": ("MNIST", "mnist"),
+    "tracker": ("RegionTracker",),
+    "sweep": ("run_sweep", "ResultStore", "grid", "CellResult"),
+    "report": ("build_report",),
+    "torch_io": ("load_model",),
+}
+_WHERE = {name: mod for mod, names in _LAZY.items() for name in names}
 
 __all__ = [
     "PiecewiseLinear", "relu", "leaky_relu", "hard_tanh", "absolute", "relu6", "hard_sigmoid", "soft_shrink",
-    "Network", "PiecewiseLinearModule",
+    "Network", "PiecewiseLinearModule", "NEURON", "PASSTHROUGH", "ARGMAX",
     "Law", "Normal", "Uniform", "Laplace", "Zero", "HeNormal", "AssumptionError", "random_mlp",
     "LinePartition", "LineBatch", "line", "lines", "real_line",
+    *_WHERE,
 ]
 
 
-def load_model(path, *, trust: bool = False) -> Network:
-    """Load a TorchScript (or, with ``trust=True``, pickled) model as a ``Network``."""
-    from .torch_io import load_model as _load
+def __getattr__(name: str):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'linregions' has no attribute {name!r}")
+    import importlib
 
-    return _load(path, trust=trust)
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
 
 
-__all__.append("load_model")
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

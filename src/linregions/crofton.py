@@ -68,8 +68,13 @@ def kappa(n: int, k: int) -> float:
     return float(math.exp(logv))
 
 
-def _unit_ball_volume(n: int) -> float:
-    return float(math.pi ** (n / 2) / special.gamma(n / 2 + 1))
+def _unit_ball_log_volume(n: int) -> float:
+    return (n / 2) * math.log(math.pi) - math.lgamma(n / 2 + 1)
+
+
+def _exp(x: float) -> float:
+    """exp that saturates to inf instead of raising (ball volumes in high dimension)."""
+    return math.exp(x) if x < 709.0 else math.inf
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,7 +159,12 @@ class Ball:
 
     @property
     def volume(self) -> float:
-        return _unit_ball_volume(self.dim) * self.radius ** self.dim
+        return _exp(self.log_volume)
+
+    @property
+    def log_volume(self) -> float:
+        """log vol(K): the volume itself under/overflows float64 in high dimension (784-D)."""
+        return _unit_ball_log_volume(self.dim) + self.dim * math.log(self.radius)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         g = rng.normal(size=(int(n), self.dim))
@@ -279,15 +289,16 @@ def boundary_volume(net: Network, domain: Box | Ball, *, kind: Kind = "linear", 
     cnt = batch.num_regions(kind) - 1
     L = np.linalg.norm(Bq - A, axis=1)
     kap = kappa(domain.dim, 1)
-    samples = domain.volume * cnt / L / kap
-    return _result(samples, domain.volume, 1, kind)
+    return _result(cnt / L / kap, domain.volume, 1, kind)
 
 
-def _result(samples: np.ndarray, vol: float, k: int, kind: str) -> CroftonEstimate:
-    m = samples.size
-    val = float(samples.mean())
-    se = float(samples.std(ddof=1) / math.sqrt(m))
-    return CroftonEstimate(val, se, val / vol, se / vol, k, kind, m, samples)
+def _result(density_samples: np.ndarray, vol: float, k: int, kind: str) -> CroftonEstimate:
+    """Mean and SE of the per-section density estimates; volumes are density × vol(K) (the
+    density stays finite where vol(K) under/overflows, e.g. a ball in 784 dimensions)."""
+    m = density_samples.size
+    dens = float(density_samples.mean())
+    dse = float(density_samples.std(ddof=1) / math.sqrt(m))
+    return CroftonEstimate(dens * vol, dse * vol, dens, dse, k, kind, m, density_samples * vol)
 
 
 def vertex_volume(net: Network, domain: Box | Ball, *, kind: Kind = "linear", n: int = 200,
@@ -324,7 +335,7 @@ def vertex_volume(net: Network, domain: Box | Ball, *, kind: Kind = "linear", n:
             poly = domain.section(x, P)
             area = _polygon_area(poly)
             cnt = plane(net, x, P, domain=poly, **kw).num_vertices(kind) if area > 0 else 0
-        samples[i] = domain.volume * cnt / area / kap if area > 0 else 0.0
+        samples[i] = cnt / area / kap if area > 0 else 0.0
     return _result(samples, domain.volume, 2, kind)
 
 

@@ -368,17 +368,25 @@ def _directional_pattern(net: Network, p: np.ndarray, dirs: np.ndarray) -> tuple
 
     A neuron within ``SNAP_RTOL`` of a breakpoint at p takes the piece on the side its first
     non-zero directional derivative points to (derivatives through the one-sided pieces of the
-    layers below); a neuron at a breakpoint along every direction keeps the right piece.
+    layers below); a neuron at a breakpoint along every direction keeps the right piece. "Zero"
+    is relative to magnitudes carried through the layers without cancellation (|W| |a| + |b| for
+    values, |W| |q| |da| for derivatives), which bound the rounding of the computed ones: a
+    derivative that vanishes in exact arithmetic (a direction tangent to the neuron's level set,
+    seen through a chain of neurons) is recognised as zero even when its inputs are rounding noise.
     """
     a = p[None, :]
     da = dirs
+    a_mag, da_mag = np.abs(a), np.abs(da)
     pat = []
     for l, act in enumerate(net.activations):
         W, b, xi = net.weights[l], net.biases[l], act.breakpoints
+        absW = np.abs(W)
         u = a @ W.T + b  # (1, n_l)
         du = da @ W.T  # (k, n_l)
-        tol = SNAP_RTOL * (np.abs(a) @ np.abs(W).T + np.abs(b) + np.abs(xi).max())
-        dtol = SNAP_RTOL * (np.abs(da) @ np.abs(W).T)
+        u_mag = a_mag @ absW.T + np.abs(b)
+        du_mag = da_mag @ absW.T
+        tol = SNAP_RTOL * (u_mag + np.abs(xi).max())
+        dtol = SNAP_RTOL * du_mag
         piece = np.asarray(net.piece(l, u)).copy()
         for j, x in enumerate(xi):
             on = (np.abs(u - x) <= tol)[0] & net.switching(l)
@@ -390,9 +398,9 @@ def _directional_pattern(net: Network, p: np.ndarray, dirs: np.ndarray) -> tuple
             piece[0, on] = np.where(s < 0, j, j + 1)
         piece = piece[0]
         pat.append(piece.astype(np.int16))
-        q = net.slope(l, piece)
-        a = _piece_apply(net, l, piece, u)
-        da = q * du
+        q, c = _piece_affine(net, l, piece)
+        a, da = q * u + c, q * du
+        a_mag, da_mag = np.abs(q) * u_mag + np.abs(c), np.abs(q) * du_mag
     return tuple(pat)
 
 
@@ -406,11 +414,6 @@ def _piece_affine(net: Network, l: int, piece: np.ndarray) -> tuple[np.ndarray, 
     c = phi - q * act.breakpoints[k]
     c = np.where(net.switching(l), c, 0.0)
     return q, c
-
-
-def _piece_apply(net: Network, l: int, piece: np.ndarray, u: np.ndarray) -> np.ndarray:
-    q, c = _piece_affine(net, l, piece)
-    return q * u + c
 
 
 @dataclass

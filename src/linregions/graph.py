@@ -210,14 +210,12 @@ def _crossing_points(part: Any) -> np.ndarray:
 def crossing_kinds(net: Network, part: Any) -> np.ndarray:
     """(c,) int8 unit kind (``NEURON`` or ``ARGMAX``) of each crossing of a partition.
 
-    ``part`` is anything with ``layer`` and ``unit`` arrays (``LinePartition``, ``LineBatch``).
+    ``part`` is anything with ``layer`` and ``unit`` arrays (``LinePartition`` and ``LineBatch``
+    also carry it as ``unit_kind``).
     """
-    layer, unit = np.asarray(part.layer, np.int64), np.asarray(part.unit, np.int64)
-    out = np.zeros(layer.size, np.int8)
-    for l in np.unique(layer):
-        m = layer == l
-        out[m] = net.kinds(int(l))[unit[m]]
-    return out
+    from .line import _unit_kinds
+
+    return _unit_kinds(net, np.asarray(part.layer, np.int64), np.asarray(part.unit, np.int64))
 
 
 def argmax_crossings(net: Network, part: Any) -> np.ndarray:

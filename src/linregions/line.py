@@ -26,6 +26,7 @@ a breakpoint on an interval) are handled with the tolerances of ``linregions.tol
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterator, Literal
 
@@ -62,6 +63,8 @@ class LinePartition:
     good : (c,) bool, whether that neuron is good there: a path of open neurons (non-zero slope,
         non-zero weights) to an output, evaluated at the crossing point.
     slopes, intercepts : (m + 1, n_out); on interval i, N(x(t)) = intercepts[i] + slopes[i] * t.
+    unit_kind : (c,) int8 kind of the switching unit: ``NEURON``, or ``ARGMAX`` for a boundary
+        where an argmax of a (compiled) max-pooling changes.
     """
 
     x0: np.ndarray
@@ -75,6 +78,7 @@ class LinePartition:
     good: np.ndarray
     slopes: np.ndarray
     intercepts: np.ndarray
+    unit_kind: np.ndarray | None = None
 
     def num_regions(self, kind: Kind = "linear") -> int:
         """Number of linear regions (pieces of N) or activation regions on the segment."""
@@ -121,6 +125,7 @@ class LineBatch:
     crossing_offsets: np.ndarray
     slopes: np.ndarray  # flat intervals: segment i owns rows point_offsets[i] + i ... point_offsets[i+1] + i
     intercepts: np.ndarray
+    unit_kind: np.ndarray | None = None  # per crossing: NEURON or ARGMAX
 
     def __len__(self) -> int:
         return int(self.x0.shape[0])
@@ -147,6 +152,7 @@ class LineBatch:
             crossing_point=self.crossing_point[c0:c1] - p0, layer=self.layer[c0:c1], unit=self.unit[c0:c1],
             breakpoint=self.breakpoint[c0:c1], good=self.good[c0:c1],
             slopes=self.slopes[p0 + i : p1 + i + 1], intercepts=self.intercepts[p0 + i : p1 + i + 1],
+            unit_kind=None if self.unit_kind is None else self.unit_kind[c0:c1],
         )
 
     def __iter__(self) -> Iterator[LinePartition]:
@@ -504,7 +510,18 @@ def lines(net: Network, X0: Any, X1: Any, *, progress: bool = False) -> LineBatc
             bar.update(chunk)
     if bar is not None:
         bar.close()
-    return _concat(X0, X1, parts, net.n_out)
+    batch = _concat(X0, X1, parts, net.n_out)
+    return dataclasses.replace(batch, unit_kind=_unit_kinds(net, batch.layer, batch.unit))
+
+
+def _unit_kinds(net: Network, layer: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    """Kind (NEURON / ARGMAX) of the unit of each crossing."""
+    out = np.zeros(layer.size, np.int8)
+    if net.has_special_units:
+        for l in range(net.depth):
+            m = layer == l
+            out[m] = net.kinds(l)[unit[m]]
+    return out
 
 
 def _concat(X0: np.ndarray, X1: np.ndarray, parts: list[dict], n_out: int = 1) -> LineBatch:
@@ -651,6 +668,7 @@ def _stitched(net: Network, R: float) -> LinePartition:
     return LinePartition(
         x0=np.array([-R]), x1=np.array([R]), t=t_out, linear=linear, crossing_point=cpa[o], layer=la[o], unit=ua[o],
         breakpoint=cat(bp, np.int64)[o], good=cat(good, bool)[o], slopes=slopes, intercepts=intercepts,
+        unit_kind=_unit_kinds(net, la[o], ua[o]),
     )
 
 

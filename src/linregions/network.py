@@ -249,14 +249,23 @@ class Network:
 
     # -- torch interop ---------------------------------------------------------------------------
     @classmethod
-    def from_torch(cls, module: Any) -> "Network":
-        """Convert a PyTorch module (``nn.Sequential`` of ``nn.Linear`` and piecewise-linear
-        activations, ``nn.Flatten``, ``nn.Identity``, ``nn.Dropout``) to a float64 ``Network``.
+    def from_torch(cls, module: Any, input_shape: Sequence[int] | None = None) -> "Network":
+        """Convert a PyTorch module to a float64 ``Network``.
 
-        Consecutive affine layers are composed; an activation first or last gets an identity
-        layer next to it. Smooth, discontinuous or unknown modules raise ``TypeError`` or
-        ``ValueError`` naming the module. See ``linregions.torch_io`` for the supported list.
+        Without ``input_shape``: an ``nn.Sequential`` of ``nn.Linear`` and piecewise-linear
+        activations, ``nn.Flatten``, ``nn.Identity``, ``nn.Dropout``; consecutive affine layers
+        are composed; an activation first or last gets an identity layer next to it.
+        With ``input_shape`` (one example's shape, no batch dimension, e.g. ``(1, 28, 28)``):
+        any piecewise-linear module traced by ``torch.fx`` (convolutions, pooling, batch norm
+        in eval mode, residual additions, max-pooling) is compiled by
+        ``linregions.graph.network_from_module``; the network's input is the flattened input.
+        Smooth, discontinuous or unknown modules raise ``TypeError`` or ``ValueError`` naming
+        the module (or graph node). See ``linregions.torch_io`` for the supported list.
         """
+        if input_shape is not None:
+            from .graph import network_from_module
+
+            return network_from_module(module, tuple(input_shape))
         from .torch_io import network_from_torch
 
         return network_from_torch(module)

@@ -1011,8 +1011,8 @@ class PlanePartition:
         g, _ = self.affine_maps()
         e = self.interior
         out = np.zeros(self.edges.shape[0], bool)
-        gl = g[self.edge_faces[e, 0]].reshape(int(e.sum()), -1)
-        gr = g[self.edge_faces[e, 1]].reshape(int(e.sum()), -1)
+        gl = g[self.edge_faces[e, 0]].reshape(int(e.sum()), g[0].size if g.shape[0] else 0)
+        gr = g[self.edge_faces[e, 1]].reshape(int(e.sum()), g[0].size if g.shape[0] else 0)
         jump = np.linalg.norm(gl - gr, axis=1)
         out[e] = jump > SLOPE_RTOL * (np.linalg.norm(gl, axis=1) + np.linalg.norm(gr, axis=1))
         return out

@@ -45,6 +45,7 @@ True
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import dataclass, field
 from itertools import combinations, product
@@ -57,7 +58,7 @@ from .activations import PiecewiseLinear, relu
 from .crofton import Ball, Box, boundary_volume, vertex_volume
 from .laws import AssumptionError, HeNormal, Laplace, Normal, Uniform, random_mlp
 from .line import lines, real_line
-from .network import Network, _as_matrix
+from .network import ARGMAX, Network, _as_matrix
 
 __all__ = [
     "NetworkLaw",
@@ -613,8 +614,34 @@ class Theorem6Estimate:
                 f"networks={self.n_networks}, samples={self.n_samples})")
 
 
-def _nets(model: Any, n_networks: int, seed: int) -> list[Network]:
+def _check_a2_structure(net: Network, per_neuron: bool) -> None:
+    """Refuse networks whose structure breaks assumption A2 whatever the law: ARGMAX units
+    (compiled max-pooling) have no bias of their own, and conv neurons of one channel share one
+    bias. With ``per_neuron`` (k = 1, activation boundaries: one neuron at a time, only the
+    marginal law of its bias) shared biases only warn, since that estimator stays valid."""
+    if net.has_special_units and any(np.any(net.kinds(l) == ARGMAX) for l in range(net.depth)):
+        raise AssumptionError(
+            "this network has ARGMAX units (max-pooling compiled by linregions.graph): they have no bias "
+            "of their own, so assumption A2 fails for them and Theorem 6 does not cover their boundaries; "
+            "use exact counts (line, plane) instead"
+        )
+    graph = sys.modules.get("linregions.graph")
+    info = graph.compiled_from(net) if graph is not None else None
+    if info is None:
+        return
+    try:
+        info.check_independent_biases()
+    except AssumptionError as e:
+        if not per_neuron:
+            raise AssumptionError(f"{e}. The per-neuron k = 1 estimator of activation boundaries "
+                                  "(kind='activation') still applies.") from None
+        warnings.warn(f"{e}; the k = 1 activation-boundary estimate uses each neuron's marginal bias law only, "
+                      "which stays valid", stacklevel=4)
+
+
+def _nets(model: Any, n_networks: int, seed: int, *, per_neuron: bool = False) -> list[Network]:
     if isinstance(model, Network):
+        _check_a2_structure(model, per_neuron)
         if float(sum(np.abs(b).sum() for b in model.biases[:-1])) == 0.0:
             warnings.warn("every hidden bias of this network is zero: if it came from a zero-bias initialisation, "
                           "assumption A2 of Theorem 6 fails for its law (regions are cones through the origin)", stacklevel=3)
@@ -765,7 +792,7 @@ def theorem6(model: NetworkLaw | Network, domain: Domain, k: int = 1, *, bias_la
     2
     """
     _check_common(model, domain, k, kind, mode)
-    nets = _nets(model, n_networks, seed)
+    nets = _nets(model, n_networks, seed, per_neuron=(k == 1 and kind == "activation"))
     laws = _laws_for(model, bias_law, nets[0].depth)
     rng = np.random.default_rng([int(seed), 11])
     key = "activation" if kind == "activation" else f"linear/{mode}"

@@ -42,6 +42,11 @@ SUPPORTED = (
     "nn.Threshold (value == threshold), nn.Hardshrink(0), linregions.PiecewiseLinearModule"
 )
 
+_GRAPH_HINT = (
+    "Convolutional, pooling, batch-norm and residual modules are compiled by linregions.graph: "
+    "pass input_shape=(C, H, W) (without the batch dimension) to Network.from_torch"
+)
+
 _SMOOTH = (
     nn.Tanh, nn.Sigmoid, nn.SiLU, nn.Mish, nn.Hardswish, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.GLU,
     nn.LogSigmoid, nn.Softplus, nn.Softsign, nn.Tanhshrink, nn.Softmin, nn.Softmax, nn.Softmax2d,
@@ -121,7 +126,7 @@ def activation_from_module(module: nn.Module, path: str = "") -> PiecewiseLinear
         raise ValueError(f"{w}: Hardshrink(lambd={module.lambd}) is discontinuous at +-lambda; supported: {SUPPORTED}")
     if isinstance(module, _SMOOTH):
         raise ValueError(f"{w} is not piecewise linear (smooth); linear regions are defined only for continuous piecewise-linear activations. Supported: {SUPPORTED}")
-    raise TypeError(f"{w} is not supported. Supported: {SUPPORTED}")
+    raise TypeError(f"{w} is not supported. Supported: {SUPPORTED}. {_GRAPH_HINT}")
 
 
 def _flatten(module: nn.Module, path: str = ""):
@@ -145,7 +150,8 @@ def network_from_torch(module: Any) -> Network:
         if isinstance(module, nn.Linear):
             raise ValueError("a single nn.Linear is affine: it has one linear region; wrap it with activations in nn.Sequential")
         raise TypeError(
-            f"Network.from_torch takes an nn.Sequential of supported modules, got {type(module).__name__}. Supported: {SUPPORTED}"
+            f"Network.from_torch takes an nn.Sequential of supported modules, got {type(module).__name__}. "
+            f"Supported: {SUPPORTED}. {_GRAPH_HINT}"
         )
     Ws: list[np.ndarray] = []
     bs: list[np.ndarray] = []
