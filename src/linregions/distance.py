@@ -15,7 +15,8 @@ Two kinds of region (THEORY.md §1), two distances:
   ``x - (u_z(x) - xi) grad u_z / ||grad u_z||^2`` for the minimising neuron; it lies in the closure
   of the region. Neurons with ``grad u_z = 0`` on the region (dead upstream) and passthrough units
   never switch there and are skipped. Vectorised in torch (CPU or CUDA): one forward pass that
-  carries the Jacobians ``J_l = W_l D_{l-1} J_{l-1}`` of every layer, chunked to bound memory.
+  carries the Jacobians ``J_l = W_l D_{l-1} J_{l-1}`` of every layer, or their Gram matrices
+  (cheaper when n_in exceeds the widths, e.g. MNIST), chunked to bound memory.
 
 - ``kind="linear"``: the distance from x to B_N = {y : grad N is discontinuous at y}, the boundary
   of the *linear region* of x (activation regions glued across facets where the output's slope does
@@ -35,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.optimize import linprog, nnls
 
-from .network import Network, _as_matrix
+from .network import Network
 from .tolerances import SLOPE_RTOL, SNAP_RTOL
 
 __all__ = ["Distances", "distance_to_boundary", "activation_distance", "linear_distance", "LDP_RTOL", "FACET_RTOL", "TIGHT_RTOL"]
