@@ -869,6 +869,8 @@ def segment_expected_count(net: Network, x0: Any, x1: Any | None = None, *, bias
         raise ValueError("x1=None (the whole real line) needs a 1-input network")
     x0 = np.atleast_1d(_as_matrix(x0, "x0")).reshape(-1) if not whole else None
     x1 = np.atleast_1d(_as_matrix(x1, "x1")).reshape(-1) if not whole else None
+    if kind == "activation":
+        return _segment_expected_activation(net, x0, x1, laws)
     total = 0.0
     ids = net.neuron_ids
     for l, z in ids:
@@ -905,6 +907,40 @@ def segment_expected_count(net: Network, x0: Any, x1: Any | None = None, *, bias
                 mid = a0 + (0.5 * (t[:-1] + t[1:]))[:, None] * (a1 - a0)
                 dF = dF * _good_numpy(frozen, mid, l, z)
             total += float(dF.sum())
+    return total
+
+
+def _segment_expected_activation(net: Network, x0: np.ndarray | None, x1: np.ndarray | None, laws: list) -> float:
+    """``segment_expected_count`` for activation boundaries from ONE partition of the network.
+
+    z̃ (the bias-free part of u_z) depends only on neurons upstream of z, so it is affine on every
+    interval of the network's own partition (finer than the substituted network's, but z̃ keeps
+    one direction on the sub-intervals of an affine piece, so the |ΔF| add up to the same value).
+    """
+    whole = x1 is None
+    if whole:
+        part = real_line(net)
+        a0, a1 = part.x0, part.x1
+    else:
+        part = lines(net, x0[None], x1[None])[0]
+        a0, a1 = x0, x1
+    t = np.concatenate([[0.0], part.t, [1.0]])
+    us = net.pre_activations(a0 + t[:, None] * (a1 - a0))
+    if whole:
+        ends = a0 + np.array([[0.5 * t[1]], [0.5 * (t[-2] + 1.0)]]) * (a1 - a0)
+        V = np.broadcast_to(a1 - a0, ends.shape)
+    total = 0.0
+    for l in range(net.depth):
+        sw = net.switching(l)
+        zt = us[l][:, sw] - net.biases[l][sw]
+        if whole:
+            slope_lo, slope_hi = _tangent(net, ends, V, l)[:, sw]
+        for xi in net.activations[l].breakpoints:
+            F = np.asarray(laws[l].cdf(xi - zt), dtype=np.float64).copy()
+            if whole:  # outer intervals extend to ±∞ (z̃ is affine beyond the last point)
+                F[0] = np.where(slope_lo > 0, 1.0, np.where(slope_lo < 0, 0.0, F[0]))
+                F[-1] = np.where(slope_hi > 0, 0.0, np.where(slope_hi < 0, 1.0, F[-1]))
+            total += float(np.abs(np.diff(F, axis=0)).sum())
     return total
 
 
