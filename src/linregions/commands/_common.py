@@ -42,6 +42,14 @@ def _parse_call(text: str, table: dict, what: str):
     return table[name](*vals)
 
 
+def parse_floats(text: str, name: str) -> np.ndarray:
+    """'0.5,-1,2' -> array([0.5, -1., 2.]); ``name`` is the option, for the error message."""
+    try:
+        return np.array([float(v) for v in text.split(",")])
+    except ValueError:
+        raise ValueError(f"--{name} must be comma-separated numbers like 0.5,-1,2 (negative first value: --{name}=-1,2), got {text!r}") from None
+
+
 def parse_activation(text: str) -> A.PiecewiseLinear:
     """'relu', 'leaky_relu:0.1', 'hard_tanh:-1,1', 'abs', ..."""
     return _parse_call(text, ACTIVATIONS, "activation")

@@ -6,7 +6,7 @@ import argparse
 import numpy as np
 
 from ..line import lines
-from ._common import add_json_arg, add_network_args, emit, load_points, network_from_args
+from ._common import add_json_arg, add_network_args, emit, load_points, network_from_args, parse_floats
 
 
 def register(sub) -> None:
@@ -22,18 +22,11 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _vector(text: str, name: str) -> np.ndarray:
-    try:
-        return np.array([[float(v) for v in text.split(",")]])
-    except ValueError:
-        raise ValueError(f"{name} must be comma-separated numbers like 0.5,-1,2, got {text!r}") from None
-
-
 def _segments(args, n_in: int, rng) -> tuple[np.ndarray, np.ndarray]:
     if (args.x0 is None) != (args.x1 is None):
         raise ValueError("give both --x0 and --x1")
     if args.x0 is not None:
-        return _vector(args.x0, "--x0"), _vector(args.x1, "--x1")
+        return parse_floats(args.x0, "x0")[None], parse_floats(args.x1, "x1")[None]
     if args.points:
         X = load_points(args.points)
         m = (X.shape[0] // 2) * 2

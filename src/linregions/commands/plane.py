@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from ._common import add_json_arg, add_network_args, emit, load_points, network_from_args, to_jsonable
+from ._common import add_json_arg, add_network_args, emit, load_points, network_from_args, to_jsonable, parse_floats
 
 
 def register(sub) -> None:
@@ -37,13 +37,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _floats(text: str, name: str) -> np.ndarray:
-    try:
-        return np.array([float(v) for v in text.split(",")])
-    except ValueError:
-        raise ValueError(f"--{name} must be comma-separated numbers, got {text!r}") from None
-
-
 def _partition(args, net):
     from ..plane import plane, plane_through
 
@@ -60,7 +53,7 @@ def _partition(args, net):
         else:
             from ..data import first_of_each_digit, mnist
 
-            digits = [int(d) for d in _floats(args.mnist_digits, "mnist-digits")]
+            digits = [int(d) for d in parse_floats(args.mnist_digits, "mnist-digits")]
             if len(digits) != 3:
                 raise ValueError("--mnist-digits needs three digits, e.g. 0,1,2")
             X = first_of_each_digit(mnist("train"), digits)
@@ -74,10 +67,10 @@ def _partition(args, net):
         t0 = time.perf_counter()
         part = plane_through(net, X[0], X[1], X[2], margin=args.margin, **kw)
         return part, ["p0", "p1", "p2"], time.perf_counter() - t0
-    origin = _floats(args.origin, "origin") if args.origin is not None else np.zeros(net.n_in)
+    origin = parse_floats(args.origin, "origin") if args.origin is not None else np.zeros(net.n_in)
     basis = load_points(args.basis) if args.basis is not None else np.eye(net.n_in)[:, :2]
     t0 = time.perf_counter()
-    part = plane(net, origin, basis, _floats(args.bounds, "bounds"), **kw)
+    part = plane(net, origin, basis, parse_floats(args.bounds, "bounds"), **kw)
     return part, None, time.perf_counter() - t0
 
 

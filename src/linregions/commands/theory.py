@@ -18,7 +18,7 @@ from ..theory import (
     corollary7,
     init_facts,
 )
-from ._common import add_json_arg, add_network_args, emit, parse_activation, parse_law, parse_spec
+from ._common import add_json_arg, add_network_args, emit, parse_activation, parse_law, parse_spec, parse_floats
 
 
 def register(sub) -> None:
@@ -47,13 +47,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _floats(text: str, name: str) -> np.ndarray:
-    try:
-        return np.array([float(v) for v in text.split(",")])
-    except ValueError:
-        raise ValueError(f"--{name} must be comma-separated numbers, got {text!r}") from None
-
-
 def _domain(args: argparse.Namespace, n_in: int, rng: np.random.Generator):
     name, _, par = args.domain.partition(":")
     name = name.strip().lower()
@@ -62,7 +55,7 @@ def _domain(args: argparse.Namespace, n_in: int, rng: np.random.Generator):
         if (args.x0 is None) != (args.x1 is None):
             raise ValueError("give both --x0 and --x1")
         if args.x0 is not None:
-            return Segment(_floats(args.x0, "x0"), _floats(args.x1, "x1"))
+            return Segment(parse_floats(args.x0, "x0"), parse_floats(args.x1, "x1"))
         return Segment(rng.normal(size=n_in), rng.normal(size=n_in))
     if name == "square":
         if n_in < 2:
