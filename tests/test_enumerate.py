@@ -430,7 +430,11 @@ def test_vertices_faces_and_repr():
     assert vols.shape == (3,) and vols[2] == cx.num_vertices("activation")
     # every vertex of a region lies in the box, and regions' centroids have their own pattern
     assert np.all(cx.vertices >= cx.low - 1e-12) and np.all(cx.vertices <= cx.high + 1e-12)
-    np.testing.assert_allclose(cx.region_vertex_coords(5).mean(axis=0), cx.region_centroid[5])
+    # the network evaluated at each region's centroid has the region's recorded pattern, and the
+    # patterns are all different (one activation region each)
+    pats = np.concatenate(net.activation_pattern(cx.region_centroid), axis=1)
+    assert np.array_equal(pats, cx.region_patterns())
+    assert np.unique(pats, axis=0).shape[0] == cx.num_regions("activation")
     # an interior facet's vertices are vertices of both regions on its sides, and lie on one plane
     for f in np.nonzero((cx.face_dim == 2) & ~cx.face_on_box)[0][:40]:
         fv = set(cx.face_vertices[cx.face_offsets[f] : cx.face_offsets[f + 1]].tolist())

@@ -8,7 +8,7 @@ import pytest
 from linregions import experiments as E
 from linregions.laws import Normal, Zero, random_mlp
 
-pytest.importorskip("linregions.plane")
+import linregions.plane  # noqa: F401,E402  (the slices experiment needs it; a broken import must fail)
 try:
     from linregions.data import mnist_csv_path
 

@@ -56,7 +56,6 @@ def test_report_page_is_self_contained_and_honest(tmp_path, monkeypatch):
         R.build_report(tmp_path / "x", experiments=["nope"])
 
 
-@pytest.mark.skipif(not E.SCALES, reason="unreachable")
 def test_cli_report_runs_a_real_experiment_and_resumes(tmp_path, capsys):
     try:
         from linregions.data import mnist_csv_path

@@ -202,15 +202,41 @@ def test_corollary7_bound_holds_and_corollary8_scales():
     assert "Corollary 8" in c8.to_text() and json.dumps(c8.to_dict())
 
 
+def _facts_closed_forms(n_in, widths, sigma, x):
+    """The values facts (31)-(34) take at He init, written out here (not read from the library).
+
+    (31) P(open) = 1/2 (symmetric pre-activation); (33) E||grad z||^2 = 2 (He variance 2/fan_in);
+    (32) for u_l = W a_{l-1} + b: E[u_0^2] = 2||x||^2/n_in + s^2 and E[u_l^2] = (2/n) sum E[relu(u)^2]
+    + s^2 = E[u_{l-1}^2] + s^2, so E[u_l^2]/2 = ||x||^2/n_in + (l+1) s^2/2;
+    (34) n_in (du_l/dx_1)^2 = 2 chi^2_1 * prod_{j<l} (2/n_j) chi^2_{M_j} with M_j ~ Bin(n_j, 1/2) open
+    units (given M_j >= 1), and E log chi^2_k = psi(k/2) + log 2, so
+    E log = log 2 + psi(1/2) + log 2 + sum_{j<l} [log(2/n_j) + E psi(M_j/2) + log 2]."""
+    from scipy.special import comb, digamma
+
+    xx = float(x @ x) / n_in
+    out = {}
+    for l in range(len(widths)):
+        log_term = digamma(0.5) + 2 * math.log(2.0)
+        for n in widths[:l]:
+            M = np.arange(1, n + 1)
+            p = comb(n, M) / (2.0 ** n - 1.0)
+            log_term += math.log(4.0 / n) + float(np.sum(p * digamma(M / 2.0)))
+        out[l] = {"(31) P(open)": 0.5, "(32) E[z^2]/2": xx + (l + 1) * sigma ** 2 / 2, "(33) E|grad z|^2": 2.0,
+                  "(34) E log(n_in dz/dx_1^2)": log_term}
+    return out
+
+
 def test_facts_31_to_34_at_he_init():
-    facts = init_facts(6, (12, 12, 12), bias_std=0.3, n_networks=3000, seed=0)
+    widths, sigma = (12, 12, 12), 0.3
+    facts = init_facts(6, widths, bias_std=sigma, n_networks=3000, seed=0)
     names = {f.name for f in facts}
     assert len(names) == 5 and len(facts) == 15
+    ref = _facts_closed_forms(6, widths, sigma, np.ones(6))
     for f in facts:
-        if f.bound:
-            assert f.estimate >= f.formula - 3 * f.se
+        if f.bound:  # (31) P(good) >= 1 - sum_j 2^-n_j
+            assert f.estimate >= 1 - sum(2.0 ** -n for n in widths[f.layer + 1 :]) - 3 * f.se
         else:
-            assert abs(f.z) < 4.0, f
+            assert abs(f.estimate - ref[f.layer][f.name]) < 4.0 * f.se, f
     # the paper's (32) counts the bias variance twice as much as the exact value; with σ_b = 0.3
     # and three layers the difference is visible
     f32 = [f for f in facts if f.name.startswith("(32)")][-1]

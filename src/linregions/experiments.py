@@ -909,7 +909,8 @@ def boundary_volume(scale: str | Scale = "small", *, store=None, executor="proce
     a1.set(xlabel="total number of neurons", ylabel="density (log scale)", title="Against the Corollary 7 upper bound")
     _plain_log_x(a1, lin["neurons"])
     a1.legend(fontsize=8)
-    alpha = float(np.polyfit(np.log(lin["neurons"]), np.log(lin["crofton"]), 1)[0]) if len(lin) > 1 else float("nan")
+    pos = lin[lin["crofton"] > 0]  # a section without crossings gives 0: no log
+    alpha = float(np.polyfit(np.log(pos["neurons"]), np.log(pos["crofton"]), 1)[0]) if len(pos) > 1 else float("nan")
     zmax = float(summ["z"].abs().max())
     verdict = (f"The Crofton estimate grows like #neurons^{alpha:.2f} (Theorem 6: linearly); Theorem 6 against Crofton: |z| ≤ {zmax:.1f}. "
                f"Corollary 7's bound holds but is loose by a factor {lin['bound_over_measured'].min():.0f}-{lin['bound_over_measured'].max():.0f}: "
