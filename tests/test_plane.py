@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -386,8 +388,7 @@ def test_cli_plane(tmp_path, capsys):
 
 
 def test_memory_budget_is_a_clear_error(monkeypatch):
-    import linregions.plane as P
-
+    P = sys.modules["linregions.plane"]  # the module (linregions.plane is also the function's name)
     monkeypatch.setattr(P, "MAX_VERTEX_BYTES", 2000 * 8)
     with pytest.raises(ValueError, match="memory budget"):
         plane(random_mlp(2, [40, 40], 1, seed=0), [0.0, 0.0], np.eye(2), SQUARE)

@@ -69,9 +69,11 @@ def test_structure_nested_flatten_dropout_identity_and_composition():
 
 
 def test_activation_first_and_last():
-    m = nn.Sequential(nn.ReLU(), nn.Linear(3, 4), nn.ReLU())
+    m = nn.Sequential(nn.ReLU(), nn.Linear(3, 4), nn.ReLU())  # the input size comes from the Linear
+    net = _check_same(m, 3, expect_depth=2)
+    np.testing.assert_array_equal(net.weights[0], np.eye(3))
     with pytest.raises(ValueError, match="before any nn.Linear"):
-        Network.from_torch(m)
+        Network.from_torch(nn.Sequential(nn.ReLU()))
     m = nn.Sequential(_prelu_per_unit(3), nn.Linear(3, 4), nn.Hardtanh())
     net = _check_same(m, 3, expect_depth=2)
     assert net.n_in == 3 and net.n_out == 4  # identity layers around the activations
@@ -174,3 +176,41 @@ def test_torchscript_of_a_custom_module_is_refused(tmp_path):
     torch.jit.save(torch.jit.script(Res()), str(p))
     with pytest.raises(TypeError, match="not an nn.Sequential"):
         load_model(p)
+
+
+def test_unit_kinds_round_trip_through_torch():
+    """A compiled residual network (a PASSTHROUGH unit carries the skip) and a per-unit PReLU with
+    slopes exactly 1 (affine units, PASSTHROUGH) compute the same function after to_torch /
+    from_torch, checked against the torch module itself."""
+    import torch
+    from torch import nn
+
+    import linregions as lr
+
+    class Res(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 3), nn.Linear(3, 1)
+
+        def forward(self, x):
+            return self.b(torch.relu(self.a(x)) + x)
+
+    torch.manual_seed(0)
+    res = Res().double()
+    X = np.random.default_rng(0).normal(size=(200, 3)) * 3
+    net = lr.Network.from_torch(res, input_shape=(3,))
+    assert (net.kinds(0) == lr.PASSTHROUGH).sum() > 0
+    expect = res(torch.tensor(X)).detach().numpy()
+    back = net.to_torch()
+    np.testing.assert_allclose(back(torch.tensor(X)).detach().numpy(), expect, atol=1e-12)
+    np.testing.assert_allclose(lr.Network.from_torch(back)(X), expect, atol=1e-12)
+    p = nn.PReLU(4)
+    with torch.no_grad():
+        p.weight.copy_(torch.tensor([0.1, 1.0, 0.3, 1.0]))
+    seq = nn.Sequential(nn.Linear(3, 4), p, nn.Linear(4, 1)).double()
+    n3 = lr.Network.from_torch(seq)
+    assert n3.kinds(0).tolist() == [lr.NEURON, lr.PASSTHROUGH, lr.NEURON, lr.PASSTHROUGH]
+    np.testing.assert_allclose(n3(X), seq(torch.tensor(X)).detach().numpy(), atol=1e-12)
+    # the affine units never switch: only units 0 and 2 cross
+    assert set(lr.lines(n3, X[:20], X[20:40]).unit.tolist()) <= {0, 2}
+

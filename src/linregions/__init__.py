@@ -17,13 +17,13 @@ from .line import LineBatch, LinePartition, line, lines, real_line
 from .network import Network, PiecewiseLinearModule
 
 from .network import ARGMAX, NEURON, PASSTHROUGH
+from .plane import PlanePartition, plane, plane_through  # eager: the function shares the module's name
 
 __version__ = "0.1.0"
 
 #: Names loaded on first use (``linregions.plane`` ...), so that ``import linregions`` stays light
 #: (no torch, pandas or matplotlib until a routine that needs them is called).
 _LAZY = {
-    "plane": ("PlanePartition", "plane", "plane_through"),
     "plot": ("plot_plane", "save_plane", "plot_through"),
     "distance": ("Distances", "distance_to_boundary"),
     "theory": (
@@ -51,6 +51,7 @@ __all__ = [
     "Network", "PiecewiseLinearModule", "NEURON", "PASSTHROUGH", "ARGMAX",
     "Law", "Normal", "Uniform", "Laplace", "Zero", "HeNormal", "AssumptionError", "random_mlp",
     "LinePartition", "LineBatch", "line", "lines", "real_line",
+    "PlanePartition", "plane", "plane_through",
     *_WHERE,
 ]
 

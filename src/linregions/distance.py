@@ -126,7 +126,10 @@ def _check(net: Any, X: Any, kind: str) -> np.ndarray:
         raise TypeError(f"net: expected a linregions.Network (use Network.from_torch for torch modules), got {type(net).__name__}")
     if kind not in ("activation", "linear"):
         raise ValueError(f"kind must be 'activation' or 'linear', got {kind!r}")
-    return net._check_inputs(X)
+    X = net._check_inputs(X)
+    if X.shape[0] == 0:
+        raise ValueError(f"X: need at least one input of dimension {net.n_in}, got an empty batch")
+    return X
 
 
 def distance_to_boundary(

@@ -220,6 +220,8 @@ def random_mlp(
     >>> net.widths
     (8, 8)
     """
+    if any(not float(w).is_integer() for w in (n_in, n_out, *widths)):
+        raise ValueError(f"random_mlp: n_in, widths and n_out must be integers, got {n_in}, {list(widths)}, {n_out}")
     widths = tuple(int(w) for w in widths)
     if int(n_in) < 1 or int(n_out) < 1 or any(w < 1 for w in widths):
         raise ValueError(f"random_mlp: n_in, widths and n_out must be positive integers, got {n_in}, {list(widths)}, {n_out}")

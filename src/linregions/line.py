@@ -141,6 +141,8 @@ class LineBatch:
         return np.linalg.norm(self.x1 - self.x0, axis=1)
 
     def __getitem__(self, i: int) -> LinePartition:
+        if not isinstance(i, (int, np.integer)):
+            raise TypeError(f"LineBatch indices must be integers (one segment), got {type(i).__name__}; iterate for many")
         n = len(self)
         if not -n <= i < n:
             raise IndexError(f"segment {i} out of range for {n} segments")
@@ -466,6 +468,11 @@ def _check_segments(net: Network, X0: Any, X1: Any) -> tuple[np.ndarray, np.ndar
     zero = np.nonzero(np.all(X0 == X1, axis=1))[0]
     if zero.size:
         raise ValueError(f"segment {int(zero[0])} has x0 == x1 (zero length); a segment needs two distinct ends")
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.all(np.isfinite(X1 - X0)) and all(
+            np.all(np.isfinite(np.abs(X) @ np.abs(net.weights[0]).T)) for X in (X0, X1))
+    if not finite:
+        raise ValueError("segment ends are too large: the first layer's pre-activations overflow float64")
     return X0, X1
 
 

@@ -542,11 +542,16 @@ def _plane_coords_polygon(bounds: Any, domain: Any) -> np.ndarray:
     u0, u1, v0, v1 = bd
     if not (u0 < u1 and v0 < v1):
         raise ValueError(f"bounds must satisfy u_min < u_max and v_min < v_max (empty or inverted rectangle), got {bd.tolist()}")
+    with np.errstate(over="ignore"):
+        area = (bd[1] - bd[0]) * (bd[3] - bd[2])
+    if not np.isfinite(area):
+        raise ValueError(f"bounds {bd.tolist()} are too large: the rectangle's area overflows float64")
     return np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]])
 
 
 def _check_basis(net: Network, origin: Any, basis: Any) -> tuple[np.ndarray, np.ndarray]:
-    x0 = _as_matrix(origin, "origin").reshape(-1) if np.ndim(origin) <= 1 else None
+    x0 = _as_matrix(origin, "origin")
+    x0 = x0.reshape(-1) if x0.ndim <= 1 else None
     if x0 is None or x0.shape != (net.n_in,):
         raise ValueError(f"origin must have shape ({net.n_in},), got {np.shape(origin)}")
     B = _as_matrix(basis, "basis")
@@ -684,6 +689,10 @@ def plane_through(net: Network, p0: Any, p1: Any, p2: Any, margin: float = 0.1, 
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{name} contains NaN or inf")
         pts.append(a)
+    try:
+        margin = float(margin)
+    except (TypeError, ValueError):
+        raise TypeError(f"margin must be a number, got {margin!r}") from None
     if not np.isfinite(margin) or margin < 0:
         raise ValueError(f"margin must be a non-negative number, got {margin!r}")
     d1, d2 = pts[1] - pts[0], pts[2] - pts[0]

@@ -32,7 +32,7 @@ from .activations import (
     relu,
     soft_shrink,
 )
-from .network import Network
+from .network import NEURON, PASSTHROUGH, Network
 
 __all__ = ["network_from_torch", "network_to_torch", "PLModule", "activation_from_module", "load_model", "SUPPORTED"]
 
@@ -55,16 +55,24 @@ _SMOOTH = (
 
 
 class PLModule(nn.Module):
-    """``torch.nn.Module`` applying a ``PiecewiseLinear`` activation (differentiable)."""
+    """``torch.nn.Module`` applying a ``PiecewiseLinear`` activation (differentiable).
 
-    def __init__(self, activation: PiecewiseLinear):
+    ``kinds`` (optional, one int per unit: NEURON, PASSTHROUGH, ARGMAX) makes PASSTHROUGH units
+    the identity, so networks with unit kinds (compiled residual / max-pool graphs) round-trip.
+    """
+
+    def __init__(self, activation: PiecewiseLinear, kinds: Any = None):
         super().__init__()
         if not isinstance(activation, PiecewiseLinear):
             raise TypeError(f"PiecewiseLinearModule needs a PiecewiseLinear, got {type(activation).__name__}")
         self.activation = activation
+        self.kinds = None if kinds is None else np.asarray(kinds, dtype=np.int8).reshape(-1)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        return self.activation(u)
+        a = self.activation(u)
+        if self.kinds is None:
+            return a
+        return u.where(torch.as_tensor(self.kinds == PASSTHROUGH, device=u.device), a)
 
     def extra_repr(self) -> str:
         return repr(self.activation)
@@ -99,8 +107,7 @@ def activation_from_module(module: nn.Module, path: str = "") -> PiecewiseLinear
         a = module.weight.detach().cpu().double().numpy().reshape(-1)
         if a.size == 1:
             return None if a[0] == 1.0 else leaky_relu(float(a[0]))
-        if np.any(a == 1.0):
-            raise ValueError(f"{w}: a per-unit PReLU slope equal to 1 makes that unit affine; not supported")
+        a = np.where(a == 1.0, 0.0, a)  # a slope-1 unit is affine: PASSTHROUGH (see _module_kinds)
         return PiecewiseLinear([0.0], np.stack([a, np.ones_like(a)], axis=1), np.zeros_like(a), name="prelu")
     if isinstance(module, nn.RReLU):
         if module.training:
@@ -127,6 +134,16 @@ def activation_from_module(module: nn.Module, path: str = "") -> PiecewiseLinear
     if isinstance(module, _SMOOTH):
         raise ValueError(f"{w} is not piecewise linear (smooth); linear regions are defined only for continuous piecewise-linear activations. Supported: {SUPPORTED}")
     raise TypeError(f"{w} is not supported. Supported: {SUPPORTED}. {_GRAPH_HINT}")
+
+
+def _module_kinds(module: nn.Module) -> np.ndarray | None:
+    """Unit kinds an activation module imposes (PASSTHROUGH units), or None when all are NEURON."""
+    if isinstance(module, PLModule):
+        return module.kinds
+    if isinstance(module, nn.PReLU) and module.weight.numel() > 1:
+        one = module.weight.detach().cpu().double().numpy().reshape(-1) == 1.0
+        return np.where(one, PASSTHROUGH, NEURON).astype(np.int8) if one.any() else None
+    return None
 
 
 def _flatten(module: nn.Module, path: str = ""):
@@ -156,9 +173,12 @@ def network_from_torch(module: Any) -> Network:
     Ws: list[np.ndarray] = []
     bs: list[np.ndarray] = []
     acts: list[PiecewiseLinear] = []
+    kinds: list[np.ndarray | None] = []
     pending: tuple[np.ndarray, np.ndarray] | None = None  # affine map since the last activation
     n_cur: int | None = None
-    for path, m in _flatten(module):
+    items = list(_flatten(module))
+    first_linear = next((m for _, m in items if isinstance(m, nn.Linear)), None)
+    for path, m in items:
         if isinstance(m, (nn.Identity, nn.Flatten)) or isinstance(m, nn.modules.dropout._DropoutNd):
             continue
         if isinstance(m, nn.Linear):
@@ -173,15 +193,19 @@ def network_from_torch(module: Any) -> Network:
         if act is None:
             continue
         if pending is None:
-            if n_cur is None:
-                n_cur = act.width
+            if n_cur is None:  # activation first: its width is the first Linear's input size
+                n_cur = act.width or (first_linear.in_features if first_linear is not None else None)
                 if n_cur is None:
                     raise ValueError(f"{_where(m, path)} comes before any nn.Linear, so the input size is unknown; start with nn.Linear")
             pending = (np.eye(n_cur), np.zeros(n_cur))
         act.check_width(pending[0].shape[0], f" ({_where(m, path)})")
+        k = _module_kinds(m)
+        if k is not None and k.shape != (pending[0].shape[0],):
+            raise ValueError(f"{_where(m, path)} has unit kinds for {k.size} units but the layer has {pending[0].shape[0]}")
         Ws.append(pending[0])
         bs.append(pending[1])
         acts.append(act)
+        kinds.append(k)
         pending = None
     if not acts:
         raise ValueError("the module has no piecewise-linear activation: it is affine, with one linear region")
@@ -189,7 +213,10 @@ def network_from_torch(module: Any) -> Network:
         pending = (np.eye(n_cur), np.zeros(n_cur))
     Ws.append(pending[0])
     bs.append(pending[1])
-    return Network(tuple(Ws), tuple(bs), tuple(acts))
+    unit_kinds = None
+    if any(k is not None for k in kinds):
+        unit_kinds = tuple(np.zeros(W.shape[0], np.int8) if k is None else k for W, k in zip(Ws, kinds))
+    return Network(tuple(Ws), tuple(bs), tuple(acts), unit_kinds)
 
 
 def _act_module(act: PiecewiseLinear) -> nn.Module:
@@ -224,7 +251,9 @@ def network_to_torch(net: Network, dtype: Any = None) -> nn.Sequential:
             lin.bias.copy_(torch.tensor(b, dtype=dtype))
         layers.append(lin)
         if l < net.depth:
-            layers.append(_act_module(net.activations[l]).to(dtype))
+            kinds = net.kinds(l)
+            act = _act_module(net.activations[l]) if not kinds.any() else PLModule(net.activations[l], kinds)
+            layers.append(act.to(dtype))
     return nn.Sequential(*layers)
 
 
@@ -251,7 +280,10 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Network:
             f"{path!r} is not TorchScript. Loading a pickled module can run arbitrary code; "
             "pass trust=True (CLI: --trust-pickle) if you trust the file, or save it with torch.jit.script/trace"
         )
-    obj = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # not a torch file at all
+        raise ValueError(f"{path!r} is neither TorchScript nor a torch.save file ({type(e).__name__}: {e})") from None
     if isinstance(obj, dict):
         raise ValueError(f"{path!r} holds a state_dict, not a module; build the module and call Network.from_torch(module)")
     return network_from_torch(obj)
