@@ -415,8 +415,8 @@ def test_tiny_biases_scale_exactly():
 
 
 def test_near_degenerate_biases_warn():
-    """Biases ~1e-8 put points closer than the snap tolerance resolves: a RuntimeWarning says so."""
-    net = random_mlp(3, [4, 3], biases=Normal(1e-8), seed=3)
+    """Biases ~1e-9 put points closer than the snap tolerance resolves: a RuntimeWarning says so."""
+    net = random_mlp(3, [4, 3], biases=Normal(1e-9), seed=3)
     with pytest.warns(RuntimeWarning, match="nearly but not exactly degenerate"):
         complex_in_box(net, -1.0, 1.0)
 

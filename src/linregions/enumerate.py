@@ -90,11 +90,11 @@ MAX_DIM = 4
 #: A pre-activation snapped to a breakpoint (``|u - xi| <= tol``, ``tol = SNAP_RTOL * scale``)
 #: is rounding noise when ``|u - xi| <= SNAP_NOISE_FRACTION * tol``, i.e. 1e-13 of the scale of
 #: its summands: float64 rounding of a forward pass and of the interpolations along edges stays
-#: well below that (~1e-15 to 1e-14), and exactly degenerate arrangements (zero biases) snap
-#: values of that size. A snapped value above it is a real offset that the snap tolerance erased:
-#: the arrangement is nearly, not exactly, degenerate (features ~1e-10 of the scale, e.g. biases
-#: ~1e-9), counts may be off, and ``complex_in_box`` warns (``RuntimeWarning``).
-SNAP_NOISE_FRACTION = 1e-3
+#: below that (~1e-15 to 1e-14), and exactly degenerate arrangements (zero biases) snap values of
+#: that size. A snapped value above it is a real offset that the snap tolerance erased: the
+#: arrangement is nearly, not exactly, degenerate (features ~1e-12 of the scale, e.g. biases
+#: ~1e-9 to 1e-11), counts may be off, and ``complex_in_box`` warns (``RuntimeWarning``).
+SNAP_NOISE_FRACTION = 1e-1
 
 _DEFAULT_MAX_REGIONS = 200_000
 
