@@ -163,15 +163,18 @@ def test_load_torchscript_pickle_and_state_dict(tmp_path):
         load_model(tmp_path / "missing.pt")
 
 
+class Res(nn.Module):
+    """y = b(relu(a(x)) + x): a residual block (not an nn.Sequential)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(3, 3), nn.Linear(3, 1)
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x)) + x)
+
+
 def test_torchscript_of_a_custom_module_is_refused(tmp_path):
-    class Res(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a, self.b = nn.Linear(3, 3), nn.Linear(3, 1)
-
-        def forward(self, x):
-            return self.b(torch.relu(self.a(x)) + x)
-
     p = tmp_path / "res.pt"
     torch.jit.save(torch.jit.script(Res()), str(p))
     with pytest.raises(TypeError, match="not an nn.Sequential"):
@@ -182,18 +185,7 @@ def test_unit_kinds_round_trip_through_torch():
     """A compiled residual network (a PASSTHROUGH unit carries the skip) and a per-unit PReLU with
     slopes exactly 1 (affine units, PASSTHROUGH) compute the same function after to_torch /
     from_torch, checked against the torch module itself."""
-    import torch
-    from torch import nn
-
     import linregions as lr
-
-    class Res(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a, self.b = nn.Linear(3, 3), nn.Linear(3, 1)
-
-        def forward(self, x):
-            return self.b(torch.relu(self.a(x)) + x)
 
     torch.manual_seed(0)
     res = Res().double()
