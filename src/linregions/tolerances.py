@@ -1,29 +1,38 @@
 """Named numerical tolerances of the exact routines (all computation is float64).
 
 Every exact partition decides a few things by comparing floats; each comparison uses one of the
-constants below, so that a reader can see what was decided and why the threshold is safe.
+constants or rules below, so that a reader can see what was decided and why the threshold is safe.
 
 Rounding in a float64 forward pass of a layer of width n makes an error of about
-``sqrt(n) * 2**-52 * sum_i |w_i a_i|`` in a pre-activation (``n * 2**-52`` at worst), i.e.
-1e-15 to 1e-14 of the magnitude of its summands for widths up to a few thousand. The thresholds
-sit above that, and far below any gap that occurs with appreciable probability for networks with
-continuous weight and bias laws, so they act on *degenerate* arrangements (for example zero
-biases, where every first-layer hyperplane passes through the origin).
+``sqrt(n) * 2**-52 * sum_i |w_i a_i|`` in a pre-activation (``n * 2**-53`` at worst, the classical
+bound ``gamma_n = n u / (1 - n u)`` of a dot product, u = 2**-53), i.e. 1e-15 to 1e-14 of the
+magnitude of its summands for widths up to a few thousand. The thresholds sit above that, and far
+below any gap that occurs with appreciable probability for networks with continuous weight and
+bias laws, so they act on *degenerate* arrangements (for example zero biases, where every
+first-layer hyperplane passes through the origin).
 
 What they cannot resolve (stated, not hidden): features smaller than ``SNAP_RTOL`` times the
 magnitude of the inputs and weights (a segment of length 1e-13 at |x| ~ 1, or 1e-11 at |x| ~ 100,
 biases of ~1e-11 next to weights of ~1), crossings within ``T_MERGE`` of a segment's end, and
 slope jumps below ``SLOPE_RTOL`` of the slope vector (e.g. one output a billion times steeper
-than another).
+than another). Results count the decisions that were *close* (a quantity between rounding noise
+and its threshold) and warn when such a decision erased more than rounding noise.
 """
 from __future__ import annotations
 
-#: A pre-activation u is taken to sit exactly on a breakpoint xi when
-#: ``|u - xi| <= SNAP_RTOL * scale`` where ``scale`` bounds the magnitude of the summands of u
-#: (``|W| |a| + |b| + |xi|``). This is what keeps counts exact when many neurons switch at
-#: one point: their crossings are recognised as one point instead of a cloud of near-copies.
-#: 1e-12 sits ~100x above worst-case rounding (measured: snapped residues in zero-bias nets are
-#: <= 1e-15 of the scale) and lets segments as short as ~1e-11 |x| be resolved.
+import numpy as np
+
+#: Unit roundoff of float64 (half the machine epsilon).
+UNIT_ROUNDOFF = 2.0**-53
+
+#: A pre-activation u is taken to sit exactly on breakpoint xi_j when
+#: ``|u - xi_j| <= SNAP_RTOL * scale_j`` where ``scale_j`` bounds the magnitude of the summands of
+#: u - xi_j (``|W| |a| + |b| + |xi_j|``, see ``snap_scale``: each breakpoint has its own scale, so
+#: a far-away breakpoint such as hard tanh's 1e6 does not blunt the one at 0). This is what keeps
+#: counts exact when many neurons switch at one point: their crossings are recognised as one point
+#: instead of a cloud of near-copies. 1e-12 sits ~100x above worst-case rounding (measured: snapped
+#: residues in zero-bias nets are <= 1e-15 of the scale) and lets segments as short as ~1e-11 |x|
+#: be resolved.
 SNAP_RTOL = 1e-12
 
 #: Two crossings on a segment closer than ``T_MERGE`` (in units of the segment's length)
@@ -32,9 +41,77 @@ SNAP_RTOL = 1e-12
 T_MERGE = 1e-10
 
 #: The output's slope is taken to jump at a point (a linear-region boundary) when the change of
-#: the slope vector exceeds ``SLOPE_RTOL`` times the sum of the slope norms on the two sides.
-#: Slopes are products of weights computed with relative error ~1e-14; genuine jumps are of
-#: the size of the slopes themselves.
+#: the slope vector exceeds ``SLOPE_RTOL`` times the sum of the slope norms on the two sides
+#: *and* the rounding floor of ``slope_noise``. Slopes are products of weights computed with
+#: relative error ~1e-14; genuine jumps are of the size of the slopes themselves.
 SLOPE_RTOL = 1e-9
 
-__all__ = ["SNAP_RTOL", "T_MERGE", "SLOPE_RTOL"]
+#: Safety factor on the a-priori rounding bound ``gamma_K |W_d| |D| ... |W_0| |v|`` of a slope
+#: (``slope_noise``); the bound is already a worst case, the factor covers the difference of the
+#: two sides and the interpolation that produced the tangents.
+SLOPE_NOISE_SAFETY = 8.0
+
+#: A tolerance decision counts as *close* when the decided quantity lies within this factor of
+#: its threshold (above rounding noise): the result then says so (``close_decisions``).
+CLOSE_FACTOR = 100.0
+
+
+def snap_scale(W: np.ndarray, b: np.ndarray, a_absmax: np.ndarray, xi: np.ndarray) -> np.ndarray:
+    """Per-neuron, per-breakpoint bound on the magnitude of the summands of ``u - xi_j`` with
+    ``u = W a + b``: ``|W| |a| + |b| + |xi_j|``.
+
+    ``a_absmax`` is (n_prev,) -> result (n, T); or (n_prev, S) for S separate bounds -> (n, S, T).
+    Multiply by ``SNAP_RTOL`` for the snapping tolerance of breakpoint j in ``[..., j]``.
+
+    >>> import numpy as np
+    >>> snap_scale(np.array([[1.0, -2.0]]), np.array([0.5]), np.array([1.0, 1.0]), np.array([0.0, 1e6])).tolist()
+    [[3.5, 1000003.5]]
+    """
+    base = np.abs(W) @ a_absmax
+    base = base + (np.abs(b)[:, None] if base.ndim == 2 else np.abs(b))
+    return base[..., None] + np.abs(np.asarray(xi, dtype=float))
+
+
+def slope_noise(abs_slope: np.ndarray, n_terms: int) -> np.ndarray:
+    """Rounding floor of slope vectors: ``SLOPE_NOISE_SAFETY * n_terms * u * ||abs_slope||``.
+
+    ``abs_slope`` (k, n_out) is the slope computed with the absolute value of every factor
+    (``|W_d| |D_{d-1}| |W_{d-1}| ... |W_0| |v|``), which bounds the rounding error of the float64
+    product by ``gamma_{n_terms}`` times itself; ``n_terms`` is the number of summands along a path
+    (for an MLP, ``n_in + sum(widths)`` is safe)."""
+    return SLOPE_NOISE_SAFETY * n_terms * UNIT_ROUNDOFF * np.linalg.norm(np.atleast_2d(abs_slope), axis=-1)
+
+
+def slope_jump(left: np.ndarray, right: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decide linear-region boundaries: does the output's slope jump between ``left`` and ``right``?
+
+    ``left``, ``right`` (k, n_out) are the slope vectors on the two sides of k candidate points
+    (or facets); ``noise`` (k,) the rounding floor of their difference (``slope_noise`` of the sum
+    of both sides' absolute slopes). Returns ``(jump, close)``: ``jump`` where
+    ``||right - left|| > max(SLOPE_RTOL (||left|| + ||right||), noise)``; ``close`` where the
+    decision was within ``CLOSE_FACTOR`` of the threshold while the difference is above rounding
+    noise (a suppressed jump larger than ``noise`` is always close).
+
+    A slope that is exactly 0 on one side and rounding noise on the other is no jump:
+
+    >>> import numpy as np
+    >>> jump, close = slope_jump(np.array([[0.0]]), np.array([[1e-17]]), np.array([4e-16]))
+    >>> bool(jump[0]), bool(close[0])
+    (False, False)
+    >>> jump, close = slope_jump(np.array([[0.0]]), np.array([[0.21]]), np.array([4e-16]))
+    >>> bool(jump[0]), bool(close[0])
+    (True, False)
+    """
+    left, right = np.atleast_2d(left), np.atleast_2d(right)
+    diff = np.linalg.norm(right - left, axis=-1)
+    rel = SLOPE_RTOL * (np.linalg.norm(left, axis=-1) + np.linalg.norm(right, axis=-1))
+    thr = np.maximum(rel, noise)
+    jump = diff > thr
+    close = (diff > noise) & (diff <= CLOSE_FACTOR * thr) & (diff * CLOSE_FACTOR > thr)
+    return jump, close
+
+
+__all__ = [
+    "UNIT_ROUNDOFF", "SNAP_RTOL", "T_MERGE", "SLOPE_RTOL", "SLOPE_NOISE_SAFETY", "CLOSE_FACTOR",
+    "snap_scale", "slope_noise", "slope_jump",
+]
