@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= linregions-report
 
-.PHONY: setup report test bench clean
+.PHONY: setup report test bench pip-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ report: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The README's plain-pip path in a fresh venv, without this Makefile (CI runs it after `make test`).
+pip-check:
+	scripts/check_pip_install.sh
 
 bench: setup
 	-$(BIN)/pip install -q regioncam

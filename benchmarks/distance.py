@@ -11,11 +11,14 @@
 2. kind="linear" on small nets: seconds per input and activation regions examined, with the
    time of kind="activation" on the same inputs as the baseline.
 
-Usage: python benchmarks/distance.py [--inputs 512] [--device cpu] [--repeat 2]
+Times are medians over ``--repeat`` runs; the thread settings (torch, BLAS) are printed first.
+
+Usage: python benchmarks/distance.py [--inputs 512] [--device cpu] [--repeat 3] [--quick]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -65,12 +68,13 @@ def _autograd(net, X, device):
 
 
 def _time(fn, repeat):
-    best = np.inf
+    """Median wall time of ``repeat`` calls."""
+    times = []
     for _ in range(repeat):
         t = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
 
 
 def bench_activation(inputs: int, device: str, repeat: int) -> None:
@@ -92,7 +96,7 @@ def bench_activation(inputs: int, device: str, repeat: int) -> None:
         print(f"{k:<44}{inputs / v:>12.1f}{v / base:>14.2f}")
 
 
-def bench_linear(repeat: int) -> None:
+def bench_linear(repeat: int, quick: bool = False) -> None:
     cases = [
         ("2-[16,16] ReLU", 2, [16, 16], relu(), 40),
         ("2-[10,10,2] hard tanh", 2, [10, 10, 2], hard_tanh(), 40),
@@ -102,6 +106,8 @@ def bench_linear(repeat: int) -> None:
         ("4-[16,16,16] ReLU", 4, [16, 16, 16], relu(), 20),
         ("8-[32,32,4] hard tanh", 8, [32, 32, 4], hard_tanh(), 10),
     ]
+    if quick:
+        cases = [(name, n, w, act, min(k, 10)) for name, n, w, act, k in cases[:3]]
     print("\nkind='linear' (best-first search), biases N(0, 0.25), inputs 2 N(0, I); lin>act: inputs where they differ")
     print(f"{'net':<24}{'inputs':>7}{'ms/input':>10}{'x activation':>14}{'regions mean':>14}{'max':>6}{'lin>act':>9}")
     for name, n, widths, act, k in cases:
@@ -119,13 +125,18 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--inputs", type=int, default=512)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--skip-linear", action="store_true")
+    p.add_argument("--quick", action="store_true", help="small run: 32 inputs, the first three kind='linear' nets")
     args = p.parse_args()
     torch.manual_seed(0)
+    if args.quick:
+        args.inputs = min(args.inputs, 32)
+    print(f"threads: torch {torch.get_num_threads()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+          f"cpu count {os.cpu_count()}; medians over {args.repeat} repeats")
     bench_activation(args.inputs, args.device, args.repeat)
     if not args.skip_linear:
-        bench_linear(args.repeat)
+        bench_linear(args.repeat, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 ReLU networks n-[w, w]-1 with He-normal weights and N(0, 0.1^2) biases in the box [-1, 1]^n. For
 each network it prints the number of activation regions, the time of the layer-by-layer
 splitting alone and of the whole complex (splitting + face lattice + volumes + goodness), and
-regions per second. Two baselines are measured in the same run:
+regions per second (medians over ``--repeats`` runs, after one warm-up call that loads or compiles
+the numba kernels; the compile/load time is printed separately). The splitting, face lattice and
+volume kernels are single-threaded numba code; BLAS threads are stated in the header (set
+``OMP_NUM_THREADS=1`` for the reference numbers). Two baselines are measured in the same run:
 
 - LP brute force (small networks only): activation patterns grown neuron by neuron, each kept
   when a linear program finds a ball of positive radius in its polytope (scipy HiGHS). It only
@@ -14,17 +17,20 @@ regions per second. Two baselines are measured in the same run:
 
 Timings on a shared machine are noisy: each row is repeated, and ratios are taken within a row.
 
-    python benchmarks/enumerate.py [--repeats 2] [--quick]
+    python benchmarks/enumerate.py [--repeats 3] [--quick]
 """
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 
 import numpy as np
 from scipy.optimize import linprog
 
-from linregions.enumerate import _split_all, complex_in_box
+from linregions.enumerate import complex_in_box
+from linregions.enumerate.complex import _split_all
 from linregions.laws import Normal, random_mlp
 from linregions.plane import plane
 
@@ -64,47 +70,65 @@ def lp_count(net, low: float = -1.0, high: float = 1.0) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="smaller networks only")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    cases = [(3, 8), (3, 16), (3, 24), (3, 32), (4, 8), (4, 12)]
+    cases = [(3, 8), (3, 16), (3, 24), (3, 32), (3, 40), (4, 8), (4, 12), (4, 16)]
     if args.quick:
         cases = [(3, 8), (3, 16), (4, 8)]
+    t0 = time.perf_counter()
+    complex_in_box(random_mlp(3, [3, 3], seed=0), -1.0, 1.0)  # numba: compile once, or load the cache
+    t_warm = time.perf_counter() - t0
+    try:
+        import numba
+
+        nb = f"numba {numba.__version__} (kernels single-threaded)"
+    except ImportError:  # pragma: no cover
+        nb = "numba missing"
     print("ReLU n-[w,w]-1, He-normal weights, biases N(0, 0.1^2), box [-1,1]^n")
-    header = (f"{'net':>10} {'rep':>3} {'regions':>8} {'split [s]':>9} {'total [s]':>9} {'regions/s':>9} "
+    print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, {nb}; "
+          f"cpu count {os.cpu_count()}; first call (compile or cache load) {t_warm:.2f} s")
+    print(f"medians over {args.repeats} repeats; regions/s = activation regions / total wall time; "
+          "cpu reg/s = the same per CPU second of this process (robust on a shared machine)")
+    header = (f"{'net':>10} {'regions':>8} {'split [s]':>9} {'total [s]':>9} {'regions/s':>9} {'cpu reg/s':>9} "
               f"{'LP [s]':>8} {'LP ratio':>8} {'plane reg/s':>11} {'cost vs plane':>13}")
     print(header)
     print("-" * len(header))
     for n, w in cases:
         net = random_mlp(n, [w, w], biases=Normal(std=0.1), seed=args.seed)
         low, high = -np.ones(n), np.ones(n)
-        for rep in range(args.repeats):
+        t_split, t_all, t_plane, t_cpu = [], [], [], []
+        R = pl_R = 0
+        for _ in range(args.repeats):
             t0 = time.perf_counter()
-            cells, _ = _split_all(net, low, high, 10**7, False)
-            t_split = time.perf_counter() - t0
-            t0 = time.perf_counter()
+            ptr = _split_all(net, low, high, 10**7, False)[1]
+            t_split.append(time.perf_counter() - t0)
+            t0, c0 = time.perf_counter(), time.process_time()
             cx = complex_in_box(net, low, high, max_regions=10**7)
-            t_all = time.perf_counter() - t0
+            t_all.append(time.perf_counter() - t0)
+            t_cpu.append(time.process_time() - c0)
             R = cx.num_regions("activation")
-            assert R == len(cells)
-            lp = lp_s = "-"
-            if w <= 8 and rep == 0:
-                t0 = time.perf_counter()
-                count = lp_count(net)
-                t_lp = time.perf_counter() - t0
-                assert count == R, (count, R)
-                lp, lp_s = f"{t_lp:.2f}", f"{t_lp / t_all:.1f}"
+            assert R == ptr.size - 1
             # a 2-input net with about as many regions: planar regions ~ c w^2 for 2 layers of width w
             w2 = max(4, int(round(np.sqrt(R / 0.55) / 2)))
             net2 = random_mlp(2, [w2, w2], biases=Normal(std=0.1), seed=args.seed)
             t0 = time.perf_counter()
             part = plane(net2, np.zeros(2), np.eye(2), (-1.0, 1.0, -1.0, 1.0))
-            t_pl = time.perf_counter() - t0
-            pl_rate = part.num_regions("activation") / t_pl
-            rate = R / t_all
-            print(f"{f'{n}-[{w},{w}]':>10} {rep:>3} {R:>8} {t_split:>9.2f} {t_all:>9.2f} {rate:>9.0f} "
-                  f"{lp:>8} {lp_s:>8} {pl_rate:>11.0f} {pl_rate / rate:>13.1f}")
+            t_plane.append(time.perf_counter() - t0)
+            pl_R = part.num_regions("activation")
+        lp = lp_s = "-"
+        ts, ta, tp, tc = (statistics.median(t) for t in (t_split, t_all, t_plane, t_cpu))
+        if w <= 8:
+            t0 = time.perf_counter()
+            count = lp_count(net)
+            t_lp = time.perf_counter() - t0
+            assert count == R, (count, R)
+            lp, lp_s = f"{t_lp:.2f}", f"{t_lp / ta:.1f}"
+        rate, pl_rate = R / ta, pl_R / tp
+        print(f"{f'{n}-[{w},{w}]':>10} {R:>8} {ts:>9.3f} {ta:>9.3f} {rate:>9.0f} {R / tc:>9.0f} "
+              f"{lp:>8} {lp_s:>8} {pl_rate:>11.0f} {pl_rate / rate:>13.2f}")
 
 
 if __name__ == "__main__":

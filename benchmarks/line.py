@@ -1,68 +1,142 @@
-"""Benchmark: exact 1D partitions (``linregions.lines``) against the floor of one forward pass.
+"""Benchmark: exact 1D partitions (``linregions.line`` / ``lines``) against regioncam's 1D
+partition (Rust, float32) measured side by side in the same run, and against the floor of one
+plain float64 forward pass.
 
-Thousands of segments between random points of [0, 1]^784 (MNIST-sized inputs) through a
-784-[256, 256, 256, 256]-1 ReLU network with He-normal weights, for the paper's bias law
-N(0, 1e-6) and for N(0, 0.01). For each setting it prints the number of breakpoints found (points
-where the activation pattern changes), breakpoints per second, the time of ONE plain batched
-forward pass (numpy float64 matmuls and max(u, 0), same BLAS threads, batches of 8192 rows) over
-as many inputs as there are breakpoints, and the ratio of the two times. The partition cannot cost
-less than evaluating the network at its breakpoints, so the ratio is the overhead over that floor
-(target: <= 5 on CPU). Timings on a shared machine are noisy: each row is repeated.
+Workloads (issue 15): He-normal ReLU MLPs with N(0, 0.1^2) biases;
 
-    python benchmarks/line.py [--segments 2000] [--repeats 2]
+- ``line``, one segment: the diagonal of [-1, 1]^2 through 2-[32]x3 and 2-[128]x3, and a segment
+  between two random points of [0, 1]^784 through 784-[64]x3;
+- ``lines``: S segments between random points of [0, 1]^784 through 784-[256]x4, and S random
+  chords of [-1, 1]^2 through 2-[32]x3 (regioncam: a Python loop of single segments).
+
+regioncam gets each segment as a 1-input network (the first layer restricted to the segment,
+x0 + t (x1 - x0) for t in [0, 1], computed inside its timed loop, in float64 then cast). Every row
+checks that both tools find the same number of regions per segment (float32 may differ by a few
+regions on rare segments; the mismatch count is printed). Each time is the median of
+``--repeat`` runs; ratio = regioncam time / linregions time (> 1: linregions is faster).
+
+All four timings of a row (linregions, linregions with ``exact=False``, the forward-pass floor,
+regioncam) are taken in turn, repeat after repeat, so that load changes hit them alike.
+
+Also printed: the floor ratio (``lines`` time over one plain float64 forward pass, numpy matmuls
+and max(u, 0) with the same BLAS threads, over as many inputs as there are breakpoints) and the
+cost of exact re-decision on generic inputs (``exact=True``, the default, against ``exact=False``).
+
+    python benchmarks/line.py [--segments 200] [--repeat 5]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
 
 from linregions.laws import Normal, random_mlp
-from linregions.line import lines
+from linregions.line import line, lines
+
+
+def _interleaved(fs, repeat: int):
+    """Medians of several functions timed in turn (so that a load change hits them alike)."""
+    ts, outs = [[] for _ in fs], [None] * len(fs)
+    for _ in range(repeat):
+        for k, f in enumerate(fs):
+            t0 = time.perf_counter()
+            outs[k] = f()
+            ts[k].append(time.perf_counter() - t0)
+    return [float(np.median(t)) for t in ts], outs
+
+
+def _regioncam_counts(net, X0, X1) -> np.ndarray:
+    """regioncam's number of regions (edges) on each segment, one Regioncam1D per segment."""
+    import regioncam
+
+    Ws = [W.T.astype(np.float32) for W in net.weights[1:]]
+    bs = [b.astype(np.float32) for b in net.biases[1:]]
+    W0, b0 = net.weights[0], net.biases[0]
+    out = np.empty(X0.shape[0], np.int64)
+    for i in range(X0.shape[0]):
+        rc = regioncam.Regioncam1D(size=(0.0, 1.0))
+        rc.linear((W0 @ (X1[i] - X0[i]))[None, :].astype(np.float32), (W0 @ X0[i] + b0).astype(np.float32))
+        rc.relu()
+        for W, b in zip(Ws[:-1], bs[:-1]):
+            rc.linear(W, b)
+            rc.relu()
+        rc.linear(Ws[-1], bs[-1])
+        out[i] = rc.num_edges
+    return out
 
 
 def plain_forward(net, n_points: int, batch: int = 8192) -> float:
-    """Seconds for one forward pass over n_points inputs (the floor)."""
-    rng = np.random.default_rng(0)
-    X = rng.random((min(batch, n_points), net.n_in))
-    Ws, bs = net.weights, net.biases
+    """Seconds for one float64 forward pass over n_points inputs (the floor)."""
+    X = np.random.default_rng(0).random((min(batch, max(n_points, 1)), net.n_in))
     t0 = time.perf_counter()
     done = 0
     while done < n_points:
         a = X[: min(batch, n_points - done)]
-        for W, b in zip(Ws[:-1], bs[:-1]):
+        for W, b in zip(net.weights[:-1], net.biases[:-1]):
             a = np.maximum(a @ W.T + b, 0.0)
-        a @ Ws[-1].T + bs[-1]
+        a @ net.weights[-1].T + net.biases[-1]
         done += a.shape[0]
     return time.perf_counter() - t0
 
 
-def main() -> None:
+def _workloads(S: int, rng):
+    diag = (np.array([[-1.0, -1.0]]), np.array([[1.0, 1.0]]))
+    yield "line, 2-[32]x3, diagonal", random_mlp(2, [32] * 3, biases=Normal(std=0.1), seed=1), *diag, True
+    yield "line, 2-[128]x3, diagonal", random_mlp(2, [128] * 3, biases=Normal(std=0.1), seed=2), *diag, True
+    yield "line, 784-[64]x3", random_mlp(784, [64] * 3, biases=Normal(std=0.1), seed=3), rng.random((1, 784)), rng.random((1, 784)), True
+    yield (f"lines, {S} seg, 784-[256]x4", random_mlp(784, [256] * 4, biases=Normal(std=0.1), seed=4),
+           rng.random((S, 784)), rng.random((S, 784)), False)
+    yield (f"lines, {S} seg, 2-[32]x3", random_mlp(2, [32] * 3, biases=Normal(std=0.1), seed=5),
+           rng.uniform(-1, 1, (S, 2)), rng.uniform(-1, 1, (S, 2)), False)
+
+
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--segments", type=int, default=2000)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--segments", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    try:
+        import regioncam  # noqa: F401
+
+        have_rc = True
+    except ImportError:
+        have_rc = False
+    threads = {k: os.environ.get(k, "unset") for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    print(f"threads: {threads}, cpus={os.cpu_count()}; regioncam {'present' if have_rc else 'absent'}; "
+          f"median of {args.repeat} runs (float64 linregions, float32 regioncam)")
     rng = np.random.default_rng(args.seed)
-    X0, X1 = rng.random((args.segments, 784)), rng.random((args.segments, 784))
-    print(f"{args.segments} segments in [0,1]^784, network 784-[256]x4-1 ReLU, He-normal weights")
-    header = f"{'bias law':>12} {'rep':>3} {'breakpoints':>11} {'per segment':>11} {'lines [s]':>9} {'bp/s':>10} {'forward [s]':>11} {'ratio':>6}"
-    print(header)
-    print("-" * len(header))
-    for std in (1e-3, 0.1):
-        net = random_mlp(784, [256] * 4, biases=Normal(std=std), seed=args.seed)
-        lines(net, X0[:20], X1[:20])  # warm-up
-        for rep in range(args.repeats):
-            t0 = time.perf_counter()
-            batch = lines(net, X0, X1)
-            t_lines = time.perf_counter() - t0
-            P = int(batch.t.size)
-            t_fwd = plain_forward(net, P)
-            print(
-                f"{f'N(0,{std:g}^2)':>12} {rep:>3} {P:>11} {P / args.segments:>11.1f} {t_lines:>9.2f} "
-                f"{P / t_lines:>10.0f} {t_fwd:>11.3f} {t_lines / t_fwd:>6.2f}"
-            )
+    head = (f"{'workload':<30} {'regions/seg':>11} {'linregions':>11} {'regioncam':>10} {'ratio':>6} "
+            f"{'count diff':>10} {'floor x':>7} {'exact cost':>10}")
+    print(head)
+    print("-" * len(head))
+    for name, net, X0, X1, single in _workloads(args.segments, rng):
+        if single:
+            f = lambda: line(net, X0[0], X1[0])  # noqa: E731
+            f_float = lambda: line(net, X0[0], X1[0], exact=False)  # noqa: E731
+        else:
+            f = lambda: lines(net, X0, X1)  # noqa: E731
+            f_float = lambda: lines(net, X0, X1, exact=False)  # noqa: E731
+        res = f()  # warm-up (compiled kernels, caches)
+        counts = np.atleast_1d(res.num_regions("activation"))
+        n_pts = int(np.atleast_1d(res.t).size) if single else int(res.t.size)
+        fwd = lambda: plain_forward(net, n_pts + 2 * counts.size)  # noqa: E731
+        rc = (lambda: _regioncam_counts(net, X0, X1)) if have_rc else (lambda: None)  # noqa: E731
+        rc()
+        inner = 20 if single else 1  # sub-millisecond calls: time 20 in a row
+        loop = lambda g: (lambda: [g() for _ in range(inner)][-1])  # noqa: E731
+        ts, (_, _, _, rc_counts) = _interleaved([loop(f), loop(f_float), loop(fwd), loop(rc)], args.repeat)
+        t_ours, t_float, t_fwd, t_rc = (x / inner for x in ts)
+        if have_rc:
+            ratio = f"{t_rc / t_ours:6.2f}"
+            diff = f"{int(np.sum(rc_counts != counts))}/{counts.size}"
+            rc_s = f"{t_rc * 1e3:8.2f}ms"
+        else:
+            ratio, diff, rc_s = "  n/a", "n/a", "n/a"
+        print(f"{name:<30} {counts.mean():>11.1f} {t_ours * 1e3:>9.2f}ms {rc_s:>10} {ratio:>6} {diff:>10} "
+              f"{t_ours / t_fwd:>7.2f} {100 * (t_ours / t_float - 1):>+9.1f}%")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ neuron (a forward pass carrying the (n_in x n_l) Jacobians: the floor), the bias
 the exact "substituted" goodness, one downstream pass per hidden layer with each neuron of that
 layer set at its breakpoint (rank-one updates, vectorised over the layer's neurons). Printed:
 inputs per second of the full estimator and of the floor alone, measured in the same run, and
-their ratio, on a 784-[256]x4 ReLU law (He-normal weights, N(0, 1e-6) biases as in the paper)
+their ratio, on a 784-[256]x4 ReLU law (He-normal weights, N(0, 0.001²) biases as in the paper)
 with inputs uniform in [0, 1]^784.
 
     python benchmarks/theory.py [--device cuda] [--batch 256] [--repeat 3] [--threads N]

@@ -89,3 +89,14 @@ def test_equality_repr_and_immutability():
     with pytest.raises(ValueError):
         relu().slopes[0] = 5.0  # read-only arrays
     assert hard_tanh().T == 2 and relu().T == 1
+
+
+def test_complex_parameters_are_refused_not_truncated():
+    import pytest
+
+    from linregions import PiecewiseLinear
+
+    with pytest.raises(TypeError, match="complex"):
+        PiecewiseLinear(np.array([0.0 + 1j]), [0.0, 1.0])
+    with pytest.raises(TypeError, match="complex"):
+        PiecewiseLinear([0.0], np.array([0.0, 1.0 + 0.5j]))

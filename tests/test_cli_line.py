@@ -49,7 +49,7 @@ def test_points_file_and_torchscript_model(tmp_path, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.jit.save(torch.jit.script(m), str(path))
-    pts = np.random.default_rng(0).normal(size=(5, 3))  # an odd row count: the last row is unused
+    pts = np.random.default_rng(0).normal(size=(4, 3))
     np.save(tmp_path / "p.npy", pts)
     code, out, _ = _run(capsys, "line", "--model", str(path), "--points", str(tmp_path / "p.npy"), "--json")
     assert code == 0

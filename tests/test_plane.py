@@ -388,7 +388,7 @@ def test_cli_plane(tmp_path, capsys):
 
 
 def test_memory_budget_is_a_clear_error(monkeypatch):
-    P = sys.modules["linregions.plane"]  # the module (linregions.plane is also the function's name)
+    P = sys.modules["linregions.plane.builder"]  # the module that holds the budget
     monkeypatch.setattr(P, "MAX_VERTEX_BYTES", 2000 * 8)
     with pytest.raises(ValueError, match="memory budget"):
         plane(random_mlp(2, [40, 40], 1, seed=0), [0.0, 0.0], np.eye(2), SQUARE)

@@ -81,3 +81,56 @@ def test_plot_through_marks_and_errors():
     with pytest.raises(ValueError, match="kind"):
         region_colors(part, "pieces")
     plt.close("all")
+
+
+def test_multi_output_decision_boundary_is_drawn_exactly():
+    from matplotlib.collections import LineCollection
+
+    from linregions.decision import plane_boundary
+
+    net = random_mlp(2, [12, 12], 4, biases=Normal(0.5), seed=1)
+    part = plane(net, [0.0, 0.0], np.eye(2), (-2, 2, -2, 2))
+    ax = plot_plane(part, decision_boundary=True)
+    drawn = [c for c in ax.collections if isinstance(c, LineCollection)][-1]
+    segs = np.array(drawn.get_segments())
+    np.testing.assert_array_equal(segs, plane_boundary(part).segments)
+    # every drawn end is a tie of the top two classes
+    v = np.sort(net(part.to_input(segs.reshape(-1, 2))), axis=1)
+    assert np.max(v[:, -1] - v[:, -2]) <= 1e-9 * np.abs(v).max()
+
+
+def test_layer_legend_and_ticks():
+    net = random_mlp(2, [8, 8, 8], 1, biases=Normal(0.5), seed=0)
+    part = plane(net, [0.0, 0.0], np.eye(2), SQUARE)
+    ax = plot_plane(part, decision_boundary=True)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["layer 0", "layer 1", "layer 2", "decision boundary"]
+    assert len(ax.get_xticks()) > 1 and "u" in ax.get_xlabel()
+    ax2 = plot_plane(part, legend=False, ticks=False)
+    assert ax2.get_legend() is None and len(ax2.get_xticks()) == 0
+
+
+def test_line_rug_plot_colours_breakpoints_by_layer(tmp_path):
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import to_rgba
+
+    from linregions import line
+    from linregions.plot import plot_line, save_line
+
+    net = random_mlp(3, [10, 10], 1, biases=Normal(0.5), seed=2)
+    part = line(net, [-2.0, -1.0, 0.5], [2.0, 1.5, -1.0])
+    colors = ["red", "blue"]
+    ax = plot_line(part, layer_colors=colors)
+    rug = [c for c in ax.collections if isinstance(c, LineCollection)][0]
+    segs = np.array(rug.get_segments())
+    np.testing.assert_allclose(segs[:, 0, 0], part.t * part.length)
+    # colour = the deepest layer switching at each breakpoint (independently from the crossings)
+    deepest = [max(part.layer[part.crossing_point == i]) for i in range(part.t.size)]
+    rgb = np.array(rug.get_colors())[:, :3]
+    np.testing.assert_allclose(rgb, np.array([to_rgba(colors[l])[:3] for l in deepest]))
+    # the curve passes through the network's values at the breakpoints
+    curve = ax.get_lines()[0].get_data()
+    X = part.x0 + (curve[0] / part.length)[:, None] * (part.x1 - part.x0)
+    np.testing.assert_allclose(curve[1], net(X)[:, 0], rtol=1e-9, atol=1e-12)
+    save_line(part, tmp_path / "l.png")
+    assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG"

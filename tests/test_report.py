@@ -12,7 +12,16 @@ from matplotlib.figure import Figure
 from linregions import experiments as E
 from linregions import report as R
 from linregions.cli import main
+from linregions.experiments.verdicts import Verdict
 from linregions.sweep import ResultStore
+
+_NONFINITE = re.compile(r"\b(nan|inf|NaN|Inf)\b|-0%")
+
+
+def _sentences(page: str) -> str:
+    """The page's text outside tables, figures and preformatted errors."""
+    page = re.sub(r"<table.*?</table>|<pre>.*?</pre>|data:image/png;base64,[A-Za-z0-9+/=]+", " ", page, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", page)
 
 
 def _fake(scale, *, store=None, executor=None, progress=False, **kw):
@@ -21,9 +30,11 @@ def _fake(scale, *, store=None, executor=None, progress=False, **kw):
     ax.plot([1, 2], [3, 4])
     ax.set(xlabel="x", ylabel="y")
     tab = pd.DataFrame({"a": [1, 2], "b": [0.5, 0.25]})
+    summ = pd.DataFrame({"count": [10040.0, 3.0], "ratio": [float("nan"), 0.123456], "status": ["refused ¹", "applies"]})
+    vs = (Verdict("CLAIM-ONE", True, "TEXT-ONE", "TOL-ONE"), Verdict("CLAIM-TWO", False, "TEXT-TWO departs here", "TOL-TWO"))
     return E.ExperimentResult(name="fake", title="A fake experiment", claim="CLAIM-<b>escaped</b>", table=tab,
-                              summary=tab, figures=(fig,), verdict="VERDICT departs here", consistent=False,
-                              settings={"knob": 3})
+                              summary=summ, figures=(fig,), verdict="VERDICT departs here", consistent=False,
+                              settings={"knob": 3}, verdicts=vs, notes=("¹ FOOTNOTE-ONCE",))
 
 
 def _broken(scale, **kw):
@@ -42,8 +53,19 @@ def test_report_page_is_self_contained_and_honest(tmp_path, monkeypatch):
     imgs = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
     assert len(imgs) == 1 and base64.b64decode(imgs[0])[:8] == b"\x89PNG\r\n\x1a\n"
     # the claim (escaped), the verdict flagged as a departure, the failed experiment and its error
-    assert "CLAIM-&lt;b&gt;escaped&lt;/b&gt;" in page and "VERDICT departs here" in page
+    assert "CLAIM-&lt;b&gt;escaped&lt;/b&gt;" in page and "TEXT-TWO departs here" in page
     assert "departs from the paper" in page
+    # one verdict per claim, each flagged, with its tolerance; the overview counts them
+    assert re.search(r"CLAIM-ONE: holds\.</span> TEXT-ONE <span class='tol'>\(Tolerance: TOL-ONE\.\)", page)
+    assert "CLAIM-TWO: departs." in page and "<td>1 / 1 / 0</td>" in page
+    # the summary table: counts without scientific notation, missing values as a dash, a footnote
+    # given once under the table, and the table in a scrolling box
+    assert "<td>10,040</td>" in page and "<td>–</td>" in page
+    assert "e+0" not in re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)
+    assert page.count("FOOTNOTE-ONCE") == 1 and "<div class='scroll'><table class='tbl'>" in page
+    # CSV names are links next to the page
+    assert "<a href='fake.csv'>fake.csv</a>" in page and "<a href='fake_summary.csv'>" in page
+    assert not _NONFINITE.search(_sentences(page))
     assert "BROKEN-EXPERIMENT" in page and "did not run" in page
     # settings and versions
     for word in ("numpy", "torch", "pandas", "python", "knob"):
@@ -73,10 +95,13 @@ def test_cli_report_runs_a_real_experiment_and_resumes(tmp_path, capsys):
     store = ResultStore(out / "results.sqlite")
     cells = store.cells()
     assert len(cells) > 0
-    # a second run finds every cell in the store and runs none again
+    assert not _NONFINITE.search(_sentences(page))
+    assert "N(0, 0.001²)" in page and "N(0, 1e-6)" not in page and "normal:0.001" not in _sentences(page)
+    # a second run finds every cell in the store and runs none again, and says so
     assert main(args) == 0
     again = store.cells()
     pd.testing.assert_frame_equal(cells, again)
+    assert "<td>reused</td>" in (out / "report.html").read_text()
     # the sweep command on the same store: nothing recomputed, table written
     csv = tmp_path / "z.csv"
     assert main(["sweep", "zero_bias_control", "--scale", "tiny", "--store", str(out / "results.sqlite"),
@@ -90,3 +115,10 @@ def test_cli_errors(capsys):
     assert "--workers" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["report", "--scale", "huge"])
+
+
+def test_table_cells_never_show_nan_inf_or_scientific_counts():
+    assert R._cell(10040.0) == "10,040" and R._cell(4516.5) == "4,516.5" and R._cell(123456) == "123,456"
+    assert R._cell(float("nan")) == "–" and R._cell(float("inf")) == "∞" and R._cell(None) == "–"
+    assert R._cell(0.123456) == "0.1235" and R._cell(2.5e-5) == "2.5e-05" and R._cell(-0.0) == "0"
+    assert R._cell(True) == "True" and R._cell("x") == "x"

@@ -160,3 +160,64 @@ def test_killed_sweep_resumes_without_losing_or_repeating_cells(tmp_path):
     second = {int(i) for r, i in runs if r == "2"}
     assert not second & set(first.index), "a cell finished before the kill was run again"
     assert second | set(first.index) == set(range(n))
+
+
+# -- SLURM through submitit (its in-process debug cluster) ----------------------------------------
+
+
+def test_slurm_executor_debug_mode_matches_serial(tmp_path):
+    cells = grid(x=[1, 2, 3], scale=[1.0, 2.0])
+    slurm = {"cluster": "debug", "folder": str(tmp_path / "logs")}
+    res = run_sweep(square_cell, cells, tmp_path / "s.sqlite", executor="slurm", slurm=slurm, progress=False)
+    ser = run_sweep(square_cell, cells, tmp_path / "t.sqlite", executor="serial", progress=False)
+    assert res.ran == 6 and res.skipped == 0
+    key = ["x", "scale", "rep"]
+    a = res.frame.sort_values(key).reset_index(drop=True)
+    b = ser.frame.sort_values(key).reset_index(drop=True)
+    np.testing.assert_array_equal(a["sq"], b["sq"])
+    again = run_sweep(square_cell, cells, tmp_path / "s.sqlite", executor="slurm", slurm=slurm, progress=False)
+    assert again.ran == 0 and again.skipped == 6
+
+
+def test_slurm_jobs_store_their_own_cells(tmp_path):
+    """The driver never writes here: the jobs did, as each finished (a preempted driver loses
+    no finished cell)."""
+    from linregions.sweep import SubmititExecutor, _run_and_store
+
+    store = ResultStore(tmp_path / "r.sqlite")
+    ex = SubmititExecutor(tmp_path / "logs", cluster="debug")
+    try:
+        cells = grid(x=[4, 5])
+        keys = [cell_key("e", c) for c in cells]
+        futs = ex.submit_many(_run_and_store, [((square_cell, c, str(store.path), k, "e"), {}) for k, c in zip(keys, cells)])
+        for f in futs:
+            f.result(timeout=60)
+    finally:
+        ex.shutdown()
+    assert store.keys("e") == set(keys)
+    df = store.frame("e")
+    assert sorted(df["sq"]) == [16, 16, 25, 25]
+
+
+def test_slurm_failures_and_bad_options(tmp_path):
+    from linregions.sweep import make_executor
+
+    slurm = {"cluster": "debug", "folder": str(tmp_path / "logs")}
+    res = run_sweep(failing_cell, grid(x=[1, 2, 3]), tmp_path / "f.sqlite", executor="slurm", slurm=slurm,
+                    progress=False, raise_errors=False)
+    assert res.ran == 2 and len(res.failed) == 1 and "cell two fails" in res.failed[0][1]
+    assert len(ResultStore(tmp_path / "f.sqlite")) == 2
+    with pytest.raises(ValueError, match="cluster"):
+        make_executor("slurm", slurm={"cluster": "pbs"})
+    with pytest.raises(ValueError, match="executor='slurm'"):
+        make_executor("serial", slurm={"partition": "gpu"})
+
+
+def test_slurm_without_a_cluster_says_so(tmp_path, monkeypatch):
+    import submitit.slurm.slurm as ss
+
+    from linregions.sweep import make_executor
+
+    monkeypatch.setattr(ss.SlurmExecutor, "affinity", staticmethod(lambda: -1))  # as on a machine without SLURM
+    with pytest.raises(ValueError, match="no SLURM cluster"):
+        make_executor("slurm", slurm={"folder": str(tmp_path)})

@@ -206,3 +206,31 @@ def test_unit_kinds_round_trip_through_torch():
     # the affine units never switch: only units 0 and 2 cross
     assert set(lr.lines(n3, X[:20], X[20:40]).unit.tolist()) <= {0, 2}
 
+
+
+# -- issue 12, finding 6: one device check, clear errors --------------------------------------------
+
+
+def test_check_device():
+    from linregions.torch_io import check_device
+
+    assert check_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="'foo'.*not a torch device"):
+        check_device("foo")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'cuda'"):
+            check_device("cuda")
+
+
+def test_complex_scripted_model_is_refused(tmp_path):
+    from linregions.torch_io import load_model
+
+    m = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    m[0].weight.data = m[0].weight.data.to(torch.complex64)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(m), str(tmp_path / "c.pt"))
+    with pytest.raises(TypeError, match="complex"):
+        load_model(tmp_path / "c.pt")

@@ -121,3 +121,64 @@ def test_bad_arguments():
     tr = RegionTracker(points=np.zeros((1, 2)))
     with pytest.raises(TypeError, match="torch.nn.Module"):
         tr.record("not a model")
+
+
+def _dense_star_pattern_changes(model, x, r, Q, n=801):
+    """Neurons whose sign changes on the star of probes x + s q (s in [-r, r]), by dense sampling."""
+    s = np.linspace(-r, r, n)
+    changed = None
+    for q in Q:
+        P = _patterns(model, x + s[:, None] * q)
+        c = np.any(P != P[:1], axis=0)
+        changed = c if changed is None else changed | c
+    return changed
+
+
+def test_local_complexity_at_log_steps_matches_direct_computation():
+    from linregions.local_complexity import log_steps, probe_directions
+
+    rng = np.random.default_rng(3)
+    groups = {"train": rng.normal(size=(3, 2)), "random": rng.normal(size=(2, 2)) * 2}
+    Q = probe_directions(2, seed=1)
+    model = _model(1, widths=(8, 8))
+    tr = RegionTracker(lc_points=groups, lc_radii=(0.3, 1.0), every=10**9,
+                       lc_options=dict(directions=Q, n_chords=8))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    Xd = torch.randn(64, 2)
+    yd = (Xd[:, 0] > Xd[:, 1]).long()
+    for step in range(1, 161):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(Xd), yd).backward()
+        opt.step()
+        tr.step(model, loss=0.0)
+        if step == 140:  # an LC step: compare with dense sampling of this very model
+            df = tr.lc_frame()
+            now = df[(df["step"] == 140) & (df["layer"] == -1)].set_index(["group", "radius"])
+            for name, X in groups.items():
+                for r in (0.3, 1.0):
+                    dense = np.mean([_dense_star_pattern_changes(model, x, r, Q).sum() for x in X])
+                    # dense sampling sees at most the exact count, and all of it on these tiny nets
+                    assert now.loc[(name, r), "probe_neurons"] == pytest.approx(dense)
+                    assert now.loc[(name, r), "proxy"] <= now.loc[(name, r), "probe_neurons"]
+    lc = tr.lc_frame()
+    assert sorted(lc["step"].unique()) == [s for s in log_steps(160) if s >= 1]
+    assert set(lc["group"]) == {"train", "random"}
+    assert set(lc["layer"]) == {-1, 0, 1}
+    assert {"density_linear", "density_linear_sem", "proxy", "probe_crossings_activation", "loss"} <= set(lc.columns)
+    assert (lc.groupby(["step", "group", "radius"]).size() == 3).all()
+    assert tr.frame().empty  # no full record was due
+    assert "lc_groups=2" in repr(tr)
+
+
+def test_record_includes_local_complexity_once_per_step():
+    tr = RegionTracker(points=np.zeros((1, 2)), lc_points={"a": np.zeros((2, 2))}, lc_radii=0.5,
+                       lc_options=dict(n_chords=4))
+    model = _model(2)
+    tr.record(model, step=0)
+    tr.record_lc(model, step=0)  # already measured at this step
+    assert list(tr.lc_frame()["step"].unique()) == [0]
+    assert len(tr.lc_frame()) == 3  # one radius x (all layers, layer 0, layer 1)
+    with pytest.raises(ValueError, match="lc_radii"):
+        RegionTracker(lc_points={"a": np.zeros((1, 2))})
+    with pytest.raises(ValueError, match="lc_every"):
+        RegionTracker(lc_points={"a": np.zeros((1, 2))}, lc_radii=1.0, lc_every=0)

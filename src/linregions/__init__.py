@@ -18,13 +18,19 @@ from .network import Network, PiecewiseLinearModule
 
 from .network import ARGMAX, NEURON, PASSTHROUGH
 from .plane import PlanePartition, plane, plane_through  # eager: the function shares the module's name
+from .local_complexity import local_complexity  # eager: the function shares the module's name
 
 __version__ = "0.1.0"
 
 #: Names loaded on first use (``linregions.plane`` ...), so that ``import linregions`` stays light
 #: (no torch, pandas or matplotlib until a routine that needs them is called).
 _LAZY = {
-    "plot": ("plot_plane", "save_plane", "plot_through"),
+    "plot": ("plot_plane", "save_plane", "plot_through", "plot_line", "save_line"),
+    "decision": ("decision_boundary", "plane_boundary", "segment_boundary", "PlaneBoundary", "SegmentBoundary"),
+    "regions": ("region_table", "dual_graph", "DualGraph", "class_components", "decision_betti", "DecisionTopology",
+                "locate", "local_maps", "LocalMaps"),
+    "serialize": ("save", "load", "to_frame", "to_geojson"),
+    "local_complexity": ("lc_summary", "probe_directions", "published_proxy", "log_steps", "is_log_step", "ALL_LAYERS"),
     "distance": ("Distances", "distance_to_boundary"),
     "theory": (
         "NetworkLaw", "Segment", "Rectangle", "WholeSpace", "Estimate", "Theorem6Estimate", "theorem6",
@@ -43,6 +49,7 @@ _LAZY = {
     "sweep": ("run_sweep", "ResultStore", "grid", "CellResult"),
     "report": ("build_report",),
     "torch_io": ("load_model",),
+    "engine": ("ModuleProgram", "compile_program", "InputShapeError"),
 }
 _WHERE = {name: mod for mod, names in _LAZY.items() for name in names}
 
@@ -51,7 +58,7 @@ __all__ = [
     "Network", "PiecewiseLinearModule", "NEURON", "PASSTHROUGH", "ARGMAX",
     "Law", "Normal", "Uniform", "Laplace", "Zero", "HeNormal", "AssumptionError", "random_mlp",
     "LinePartition", "LineBatch", "line", "lines", "real_line",
-    "PlanePartition", "plane", "plane_through",
+    "PlanePartition", "plane", "plane_through", "local_complexity",
     *_WHERE,
 ]
 

@@ -1,4 +1,4 @@
-"""Continuous piecewise-linear activations (THEORY.md §1).
+"""Continuous piecewise-linear activations (docs/theory.md §1).
 
 An activation phi has T >= 1 breakpoints xi_1 < ... < xi_T and T + 1 slopes q_0..q_T, with q_j the
 slope on (xi_j, xi_{j+1}) (xi_0 = -inf, xi_{T+1} = +inf) and q_j != q_{j+1}; one value,
@@ -58,6 +58,9 @@ class PiecewiseLinear:
     _values_at_breakpoints: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        for nm in ("breakpoints", "slopes", "value"):
+            if np.iscomplexobj(getattr(self, nm)):
+                raise TypeError(f"activation {self.name!r}: {nm} is complex ({getattr(self, nm)!r}); give real values")
         xi = np.atleast_1d(np.asarray(self.breakpoints, dtype=np.float64))
         q = np.asarray(self.slopes, dtype=np.float64)
         v = np.asarray(self.value, dtype=np.float64)

@@ -1,4 +1,4 @@
-"""Integral geometry: boundary volumes in any dimension from exact 1D and 2D counts (THEORY.md §4).
+"""Integral geometry: boundary volumes in any dimension from exact 1D and 2D counts (docs/theory.md §6).
 
 Crofton's formula. For a set M of dimension n - k in R^n and a uniformly random k-dimensional
 linear direction E, the integral over the translates, ``∫_{E⊥} #((E + y) ∩ M) dy``, averaged over
@@ -50,7 +50,7 @@ Kind = Literal["linear", "activation"]
 
 
 def kappa(n: int, k: int) -> float:
-    """The Crofton constant κ_{n,k} (THEORY.md §4): mean over random k-directions E of
+    """The Crofton constant κ_{n,k} (docs/theory.md §6): mean over random k-directions E of
     ∫_{E⊥} #((E + y) ∩ M) dy, divided by vol_{n-k}(M), for M of dimension n - k in R^n.
 
     >>> round(kappa(3, 1), 12), round(kappa(10, 2), 12)

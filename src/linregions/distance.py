@@ -1,6 +1,6 @@
-"""Exact distance from inputs to the boundary of their region (THEORY.md §3 Cor. 8, §4).
+"""Exact distance from inputs to the boundary of their region (docs/theory.md §4, Corollary 8).
 
-Two kinds of region (THEORY.md §1), two distances:
+Two kinds of region (docs/theory.md §2), two distances:
 
 - ``kind="activation"``: the distance from x to the boundary of its *activation region* (constant
   activation pattern). On that region every pre-activation u_z is affine, so the region is the
@@ -11,7 +11,7 @@ Two kinds of region (THEORY.md §1), two distances:
 
       dist(x, boundary) = min_z min_{xi in {xi_p, xi_{p+1}}} |u_z(x) - xi| / ||grad u_z(x)||,
 
-  the measure of the paper (THEORY.md §4). The nearest boundary point is
+  the measure of Corollary 8 (docs/theory.md §4). The nearest boundary point is
   ``x - (u_z(x) - xi) grad u_z / ||grad u_z||^2`` for the minimising neuron; it lies in the closure
   of the region. Neurons with ``grad u_z = 0`` on the region (dead upstream) and passthrough units
   never switch there and are skipped. Vectorised in torch (CPU or CUDA): one forward pass that
@@ -37,7 +37,7 @@ import numpy as np
 from scipy.optimize import linprog, nnls
 
 from .network import Network
-from .tolerances import SLOPE_RTOL, SNAP_RTOL
+from .tolerances import CLOSE_FACTOR, SNAP_NOISE_FRACTION, SNAP_RTOL, slope_jump, slope_noise, snap_scale
 
 __all__ = ["Distances", "distance_to_boundary", "activation_distance", "linear_distance", "LDP_RTOL", "FACET_RTOL", "TIGHT_RTOL"]
 
@@ -98,6 +98,13 @@ class Distances:
         ``lower`` a lower bound.
     lower : (B,) lower bound of the distance (equal to ``distance`` where exact).
     regions : (B,) activation regions examined (1 for kind="activation").
+    close : (B,) number of close tolerance decisions made for each input: snaps to a breakpoint
+        (``SNAP_RTOL``) and slope-jump tests (``tolerances.slope_jump``) whose quantity was above
+        rounding noise and within ``CLOSE_FACTOR`` of the threshold. Where such a decision erased
+        more than rounding noise (a snapped offset above ``SNAP_NOISE_FRACTION`` of the tolerance,
+        a suppressed slope jump above ``slope_noise``) the routine warns (``RuntimeWarning``)
+        with the count; the distance is then exact for the arrangement as resolved, not
+        necessarily for the float64 parameters.
     """
 
     kind: str
@@ -110,6 +117,7 @@ class Distances:
     exact: np.ndarray
     lower: np.ndarray
     regions: np.ndarray
+    close: np.ndarray
 
     def __len__(self) -> int:
         return int(self.distance.shape[0])
@@ -118,6 +126,8 @@ class Distances:
         d = self.distance[np.isfinite(self.distance)]
         mean = f"{d.mean():.4g}" if d.size else "nan"
         extra = "" if self.exact.all() else f", inexact={int((~self.exact).sum())}"
+        if self.close.any():
+            extra += f", close={int(self.close.sum())}"
         return f"Distances(kind={self.kind}, n={len(self)}, mean={mean}, min={self.distance.min(initial=np.inf):.4g}{extra})"
 
 
@@ -149,7 +159,7 @@ def distance_to_boundary(
     ----------
     net : the network.
     X : (B, n_in) or (n_in,) inputs (numpy, torch or lists).
-    kind : "activation" — the boundary of the activation region (THEORY.md §4: min over neurons
+    kind : "activation" — the boundary of the activation region (docs/theory.md §4: min over neurons
         and the breakpoints on either side of |u_z(x) - xi| / ||grad u_z(x)||, exact because the
         region is convex; see the module docstring). "linear" — B_N, where grad N jumps.
     device : torch device for kind="activation" (e.g. "cuda"); default CPU.
@@ -171,7 +181,8 @@ def distance_to_boundary(
     centre of the largest ball in the facet from an LP (HiGHS; ``FACET_RTOL`` decides that the
     face is a true facet). The pattern beyond comes from a one-sided forward pass (``SNAP_RTOL``
     decides who is on a breakpoint). If the output's Jacobian differs on the two sides
-    (``SLOPE_RTOL``, as ``line`` decides linear boundaries), grad N is discontinuous on the
+    (``tolerances.slope_jump`` with the rounding floor ``slope_noise``, as ``line`` decides linear
+    boundaries), grad N is discontinuous on the
     facet, y is a point of B_N and its distance bounds the answer from
     above; otherwise the region beyond is pushed with that distance as key. The search stops when
     the smallest key reaches the best bound found. It is exact: the ball around x of radius
@@ -223,7 +234,7 @@ def activation_distance(
     net: Network, X: Any, *, device: Any = None, chunk_size: int | None = None, method: str = "auto",
     progress: bool = False,
 ) -> Distances:
-    """Distance to the activation-region boundary (THEORY.md §4), batched in torch.
+    """Distance to the activation-region boundary (docs/theory.md §4), batched in torch.
 
     One forward pass per chunk of inputs gets every neuron's gradient norm on the region, takes
     each neuron's two neighbouring breakpoints and keeps the smallest |u - xi| / ||grad u||; the
@@ -248,10 +259,9 @@ def activation_distance(
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if method not in ("auto", "jacobian", "gram"):
         raise ValueError(f"method must be 'auto', 'jacobian' or 'gram', got {method!r}")
-    try:
-        dev = torch.device("cpu" if device is None else device)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device: not a torch device ({e})") from None
+    from .torch_io import check_device
+
+    dev = check_device("cpu" if device is None else device)
     jac_cost, gram_cost = _method_costs(net)
     gram = method == "gram" or (method == "auto" and gram_cost < jac_cost)
     B, n = X.shape
@@ -265,7 +275,7 @@ def activation_distance(
     absW = [W.abs() for W in Ws]
     sw = [torch.as_tensor(net.switching(l), device=dev) for l in range(net.depth)]
     K0 = Ws[0] @ Ws[0].T if gram else None
-    out = {k: [] for k in ("distance", "layer", "unit", "breakpoint", "nearest")}
+    out = {k: [] for k in ("distance", "layer", "unit", "breakpoint", "nearest", "close", "erased")}
     starts = range(0, B, chunk)
     if progress and len(starts) > 1:
         from tqdm.auto import tqdm
@@ -278,11 +288,25 @@ def activation_distance(
             for k, v in res.items():
                 out[k].append(v.cpu().numpy())
     cat = {k: np.concatenate(v) for k, v in out.items()}
+    _warn_erased(int(cat["erased"].sum()), "activation")
     return Distances(
         kind="activation", x=X, distance=cat["distance"], layer=cat["layer"], unit=cat["unit"],
         breakpoint=cat["breakpoint"], nearest=cat["nearest"], exact=np.ones(B, bool),
-        lower=cat["distance"].copy(), regions=np.ones(B, np.int64),
+        lower=cat["distance"].copy(), regions=np.ones(B, np.int64), close=cat["close"].astype(np.int64),
     )
+
+
+def _warn_erased(count: int, kind: str) -> None:
+    """Warn (``RuntimeWarning``) when ``count`` tolerance decisions erased more than rounding noise."""
+    if count:
+        warnings.warn(
+            f"distance_to_boundary(kind={kind!r}): {count} close tolerance decision(s) erased more than rounding "
+            "noise (a neuron within the snap tolerance SNAP_RTOL of a breakpoint without being on it, or a slope "
+            "change below the jump threshold); the distances are exact for the arrangement as resolved, see "
+            "Distances.close for the inputs concerned",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def _activation_chunk(net, x, Ws, bs, absW, xis, sw, K0) -> dict:
@@ -299,6 +323,8 @@ def _activation_chunk(net, x, Ws, bs, absW, xis, sw, K0) -> dict:
     bp = torch.full((B,), -1, dtype=torch.int64, device=dev)
     slack = torch.zeros(B, dtype=torch.float64, device=dev)  # signed xi - u of the chosen neuron
     rows = torch.arange(B, device=dev)
+    close = torch.zeros(B, dtype=torch.int64, device=dev)
+    erased = torch.zeros(B, dtype=torch.int64, device=dev)
     qs = []
     a, J, K = x, None, None
     for l in range(d):
@@ -318,12 +344,21 @@ def _activation_chunk(net, x, Ws, bs, absW, xis, sw, K0) -> dict:
         else:
             G = torch.matmul(W, J)  # (B, n_l, n)
             gsq = (G * G).sum(2)
-        tol = SNAP_RTOL * (a.abs() @ absW[l].T + b.abs() + xi.abs().max())
+        # snap tolerance of each neuron's two neighbouring breakpoints, each at its own scale
+        # (tolerances.snap_scale: |W| |a| + |b| + |xi_j|)
+        base = a.abs() @ absW[l].T + b.abs()
         p = net.piece(l, u)
-        slack_lo = torch.where((p >= 1) & sw[l], u - xi[(p - 1).clamp(0, T - 1)], inf)
-        slack_hi = torch.where((p <= T - 1) & sw[l], xi[p.clamp(0, T - 1)] - u, inf)
-        slack_lo = torch.where(slack_lo <= tol, torch.zeros_like(slack_lo), slack_lo)
-        slack_hi = torch.where(slack_hi <= tol, torch.zeros_like(slack_hi), slack_hi)
+        k_lo, k_hi = (p - 1).clamp(0, T - 1), p.clamp(0, T - 1)
+        tol_lo = SNAP_RTOL * (base + xi.abs()[k_lo])
+        tol_hi = SNAP_RTOL * (base + xi.abs()[k_hi])
+        slack_lo = torch.where((p >= 1) & sw[l], u - xi[k_lo], inf)
+        slack_hi = torch.where((p <= T - 1) & sw[l], xi[k_hi] - u, inf)
+        for sl, tl in ((slack_lo, tol_lo), (slack_hi, tol_hi)):
+            noisy = sl.abs() > SNAP_NOISE_FRACTION * tl
+            close += (noisy & (sl.abs() <= CLOSE_FACTOR * tl)).sum(1)
+            erased += (noisy & (sl <= tl)).sum(1)
+        slack_lo = torch.where(slack_lo <= tol_lo, torch.zeros_like(slack_lo), slack_lo)
+        slack_hi = torch.where(slack_hi <= tol_hi, torch.zeros_like(slack_hi), slack_hi)
         live = gsq > 0
         gn = torch.sqrt(torch.where(live, gsq, torch.ones_like(gsq)))
         d_lo = torch.where(live, slack_lo / gn, inf)
@@ -360,14 +395,16 @@ def _activation_chunk(net, x, Ws, bs, absW, xis, sw, K0) -> dict:
     ok = torch.isfinite(best) & (gsq > 0)
     step = torch.where(ok, slack / torch.where(ok, gsq, torch.ones_like(gsq)), torch.zeros_like(gsq))
     nearest = torch.where(ok[:, None], x + step[:, None] * grad, torch.full_like(x, math.nan))
-    return dict(distance=best, layer=layer, unit=unit, breakpoint=bp, nearest=nearest)
+    return dict(distance=best, layer=layer, unit=unit, breakpoint=bp, nearest=nearest, close=close, erased=erased)
 
 
 # ----------------------------------------------------------------------------------------------
 # kind="linear": best-first search over activation regions
 
 
-def _directional_pattern(net: Network, p: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, ...]:
+def _directional_pattern(
+    net: Network, p: np.ndarray, dirs: np.ndarray, snaps: list | None = None
+) -> tuple[np.ndarray, ...]:
     """Activation pattern just beyond p in direction dirs[0] (ties broken by dirs[1], dirs[2], ...).
 
     A neuron within ``SNAP_RTOL`` of a breakpoint at p takes the piece on the side its first
@@ -377,6 +414,11 @@ def _directional_pattern(net: Network, p: np.ndarray, dirs: np.ndarray) -> tuple
     values, |W| |q| |da| for derivatives), which bound the rounding of the computed ones: a
     derivative that vanishes in exact arithmetic (a direction tangent to the neuron's level set,
     seen through a chain of neurons) is recognised as zero even when its inputs are rounding noise.
+    Each breakpoint xi_j has its own snap scale (``tolerances.snap_scale``).
+
+    When ``snaps`` is a list, it receives ``(layer, unit, j, |u - xi_j| / tol)`` for every neuron
+    within ``CLOSE_FACTOR`` times the snap tolerance of breakpoint j at p (ratio <= 1: snapped,
+    p is on that neuron's breakpoint).
     """
     a = p[None, :]
     da = dirs
@@ -389,11 +431,16 @@ def _directional_pattern(net: Network, p: np.ndarray, dirs: np.ndarray) -> tuple
         du = da @ W.T  # (k, n_l)
         u_mag = a_mag @ absW.T + np.abs(b)
         du_mag = da_mag @ absW.T
-        tol = SNAP_RTOL * (u_mag + np.abs(xi).max())
+        tol = SNAP_RTOL * snap_scale(W, b, a_mag[0], xi)  # (n_l, T)
         dtol = SNAP_RTOL * du_mag
         piece = np.asarray(net.piece(l, u)).copy()
         for j, x in enumerate(xi):
-            on = (np.abs(u - x) <= tol)[0] & net.switching(l)
+            dev = np.abs(u[0] - x)
+            ratio = np.divide(dev, tol[:, j], out=np.where(dev > 0, np.inf, 0.0), where=tol[:, j] > 0)
+            on = (ratio <= 1.0) & net.switching(l)
+            if snaps is not None:
+                for z in np.nonzero((ratio <= CLOSE_FACTOR) & net.switching(l))[0].tolist():
+                    snaps.append((l, z, j, float(ratio[z])))
             if not on.any():
                 continue
             sgn = np.where(np.abs(du[:, on]) > dtol[:, on], np.sign(du[:, on]), 0.0)
@@ -428,6 +475,7 @@ class _Region:
     group: np.ndarray  # (m,) id of the coincident-hyperplane group of each constraint
     info: np.ndarray  # (m, 3) layer, unit, breakpoint of each constraint
     J: np.ndarray  # output Jacobian on the region
+    Jabs: np.ndarray  # |W_d| |tangent of the last hidden layer|: the scale of J's rounding (slope_noise)
 
 
 def _region(net: Network, pattern: tuple) -> _Region:
@@ -450,10 +498,11 @@ def _region(net: Network, pattern: tuple) -> _Region:
         info += [np.stack([np.full(lo.size, l), lo, p[lo] - 1], 1), np.stack([np.full(hi.size, l), hi, p[hi]], 1)]
     q, c = _piece_affine(net, net.depth - 1, pattern[-1])
     J = net.weights[-1] @ (q[:, None] * G)
+    Jabs = np.abs(net.weights[-1]) @ np.abs(q[:, None] * G)  # the summands of the last product (slope_noise)
     A = np.concatenate(rows_A) if rows_A else np.zeros((0, net.n_in))
     cc = np.concatenate(rows_c) if rows_c else np.zeros(0)
     inf = np.concatenate(info).astype(np.int64) if info else np.zeros((0, 3), np.int64)
-    return _Region(pattern, A, cc, _groups(A, cc), inf, J)
+    return _Region(pattern, A, cc, _groups(A, cc), inf, J, Jabs)
 
 
 def _groups(A: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -534,8 +583,19 @@ def _facet_center(R: _Region, i: int, y: np.ndarray, L: float) -> np.ndarray | N
 
 
 def _search_one(net: Network, x: np.ndarray, max_regions: int, dirs: np.ndarray):
-    """Best-first search for the nearest facet of B_N; see ``distance_to_boundary``."""
-    P0 = _directional_pattern(net, x, dirs)
+    """Best-first search for the nearest facet of B_N; see ``distance_to_boundary``.
+
+    Returns (distance, (layer, unit, breakpoint), nearest point, exact, lower bound, regions
+    examined, close decisions, close decisions that erased more than rounding noise)."""
+    snaps: list = []
+    P0 = _directional_pattern(net, x, dirs, snaps)
+    # x lies on the breakpoints it was snapped to (the same decision as kind="activation"): a
+    # facet of those hyperplanes in a region whose closure holds x (key 0) is at distance 0
+    # exactly, not at the rounding residue of the region's composed constraints
+    on_x = {(l, z, j) for l, z, j, r in snaps if r <= 1.0}
+    close = sum(1 for *_, r in snaps if r > SNAP_NOISE_FRACTION)
+    erased = sum(1 for *_, r in snaps if SNAP_NOISE_FRACTION < r <= 1.0)
+    n_terms = net.n_in + sum(net.widths)
     key0 = b"".join(p.tobytes() for p in P0)
     regions: dict[bytes, _Region] = {}
     heap: list = [(0.0, 0, "R", key0, P0)]
@@ -560,6 +620,10 @@ def _search_one(net: Network, x: np.ndarray, max_regions: int, dirs: np.ndarray)
             lb_R = 0.0 if key == 0.0 else (_least_distance(R.A, R.c, x) or (None, key))[1]
             hyper = np.abs(R.A @ x - R.c)
             for i in np.unique(R.group):
+                if key == 0.0 and on_x and any(tuple(v) in on_x for v in R.info[R.group == i].tolist()):
+                    heapq.heappush(heap, (0.0, count, "F*", rk, (int(i), x.copy())))
+                    count += 1
+                    continue
                 lb = max(lb_R, float(hyper[i]))
                 if lb < best:
                     heapq.heappush(heap, (lb, count, "F", rk, int(i)))
@@ -595,8 +659,12 @@ def _search_one(net: Network, x: np.ndarray, max_regions: int, dirs: np.ndarray)
                 continue
             R1 = regions.get(k1) or _region(net, P1)
             regions[k1] = R1
-            jump = np.linalg.norm(R1.J - R.J)
-            if jump > SLOPE_RTOL * (np.linalg.norm(R1.J) + np.linalg.norm(R.J)):
+            # linear boundary: the shared rule (relative threshold, rounding floor of the products)
+            noise = slope_noise((R.Jabs + R1.Jabs).reshape(1, -1), n_terms)
+            jump, near = slope_jump(R.J.reshape(1, -1), R1.J.reshape(1, -1), noise)
+            close += int(near[0])
+            erased += int(near[0] and not jump[0])
+            if jump[0]:
                 if key < best:
                     best, best_info, best_y = key, tuple(int(v) for v in R.info[i]), y
             elif k1 not in visited:
@@ -606,7 +674,7 @@ def _search_one(net: Network, x: np.ndarray, max_regions: int, dirs: np.ndarray)
         lower = best
     else:
         lower = min(best, lower, min((h[0] for h in heap), default=math.inf))
-    return best, best_info, best_y, exact, lower, len(visited)
+    return best, best_info, best_y, exact, lower, len(visited), close, erased
 
 
 def linear_distance(net: Network, X: Any, *, max_regions: int = 2000, progress: bool = False) -> Distances:
@@ -624,15 +692,19 @@ def linear_distance(net: Network, X: Any, *, max_regions: int = 2000, progress: 
     exact = np.ones(B, bool)
     lower = np.full(B, math.inf)
     regions = np.zeros(B, np.int64)
+    close = np.zeros(B, np.int64)
+    erased = 0
     it = range(B)
     if progress and B > 1:
         from tqdm.auto import tqdm
 
         it = tqdm(it, desc="distance (linear)", unit="input")
     for b in it:
-        d, inf_, y, ex, lo, nreg = _search_one(net, X[b], int(max_regions), dirs)
-        dist[b], info[b], exact[b], lower[b], regions[b] = d, inf_, ex, lo, nreg
+        d, inf_, y, ex, lo, nreg, cl, er = _search_one(net, X[b], int(max_regions), dirs)
+        dist[b], info[b], exact[b], lower[b], regions[b], close[b] = d, inf_, ex, lo, nreg, cl
+        erased += er
         if y is not None:
             nearest[b] = y
+    _warn_erased(erased, "linear")
     return Distances(kind="linear", x=X, distance=dist, layer=info[:, 0], unit=info[:, 1], breakpoint=info[:, 2],
-                     nearest=nearest, exact=exact, lower=lower, regions=regions)
+                     nearest=nearest, exact=exact, lower=lower, regions=regions, close=close)

@@ -3,7 +3,7 @@
 A bias law is an object with ``pdf``, ``cdf``, ``sample`` and ``sup_density`` (the constant
 C_bias of Corollary 7). Theory code reads densities from these objects only. Laws describe the
 PyTorch bias beta (u = w.a + beta); the paper's b = -beta has the mirrored law, the same for the
-symmetric laws here (THEORY.md §1, sign convention).
+symmetric laws here (docs/theory.md §1, sign convention).
 
 ``Zero()`` is allowed, as the common initialisation it is, but it has no density: assumption A2
 fails, and ``has_density`` is False so that theory functions can refuse it with a clear message.
@@ -11,6 +11,7 @@ fails, and ``has_density`` is False so that theory functions can refuse it with 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -198,6 +199,37 @@ def _sample_weights(law, rng, fan_out: int, fan_in: int) -> np.ndarray:
     raise TypeError(f"weights must be HeNormal() or a Law (Normal, Uniform, Laplace), got {law!r}")
 
 
+def _memory_bytes() -> int | None:
+    """Physical memory of this machine, or None where the platform does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} PB"  # pragma: no cover
+
+
+def _check_size(sizes: tuple[int, ...]) -> None:
+    """Refuse, before sampling anything, a network whose float64 parameters cannot fit in this
+    machine's memory (the weights alone take 8 bytes per entry)."""
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))  # exact: Python integers
+    need = 8 * n_params
+    mem = _memory_bytes()
+    limit = mem if mem else 2**46  # 64 TiB where the memory is unknown
+    if need > limit:
+        raise ValueError(
+            f"random_mlp: a {'-'.join(map(str, sizes))} network has {n_params:,} parameters, which need "
+            f"{_fmt_bytes(need)} in float64; this machine has {_fmt_bytes(limit) if mem else 'an unknown amount of'} memory"
+            f"{'' if mem else ' (limit 64 TiB)'}: choose smaller widths"
+        )
+
+
 def random_mlp(
     n_in: int,
     widths: Sequence[int],
@@ -227,6 +259,7 @@ def random_mlp(
         raise ValueError(f"random_mlp: n_in, widths and n_out must be positive integers, got {n_in}, {list(widths)}, {n_out}")
     if len(widths) == 0:
         raise ValueError("random_mlp: need at least one hidden layer")
+    _check_size((int(n_in),) + widths + (int(n_out),))
     activation = relu() if activation is None else activation
     acts = [activation] * len(widths) if isinstance(activation, PiecewiseLinear) else list(activation)
     if len(acts) != len(widths):

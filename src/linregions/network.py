@@ -1,4 +1,4 @@
-"""Piecewise-linear networks: affine layers and activations, in float64 (THEORY.md §1).
+"""Piecewise-linear networks: affine layers and activations, in float64 (docs/theory.md §1).
 
 ``Network`` is the one representation every exact routine works on. Layer ``l`` (0-based, the
 paper's layer l + 1) computes the pre-activations ``u_l = W_l a_{l-1} + b_l`` (PyTorch's sign
@@ -33,10 +33,15 @@ NEURON, PASSTHROUGH, ARGMAX = 0, 1, 2
 def _as_matrix(x: Any, name: str) -> np.ndarray:
     try:
         if type(x).__module__.startswith("torch"):
-            x = x.detach().cpu().numpy()
-        a = np.array(x, dtype=np.float64)
+            x = x.detach().cpu().resolve_conj().numpy()
+        complex_ = bool(np.iscomplexobj(x))
+        if not complex_:
+            a = np.array(x, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{name}: cannot convert {type(x).__name__} to a float64 array ({e})") from None
+    if complex_:
+        raise TypeError(f"{name} is complex ({np.asarray(x).dtype}); linear regions are defined for real networks and "
+                        "inputs: give real values (the imaginary part is never dropped silently)")
     a.setflags(write=False)
     return a
 
@@ -233,7 +238,7 @@ class Network:
 
     # -- restriction -----------------------------------------------------------------------------
     def restrict(self, origin: Any, basis: Any) -> "Network":
-        """The network on the affine subspace x = origin + basis @ s (THEORY.md §2, restrictions).
+        """The network on the affine subspace x = origin + basis @ s (docs/theory.md §2, restrictions).
 
         ``basis`` is (n_in,) for a line or (n_in, k) for a k-plane; the result has input
         dimension k, first layer W basis and first bias W origin + b.
@@ -262,6 +267,9 @@ class Network:
         Smooth, discontinuous or unknown modules raise ``TypeError`` or ``ValueError`` naming
         the module (or graph node). See ``linregions.torch_io`` for the supported list.
         """
+        from .torch_io import refuse_complex
+
+        refuse_complex(module)
         if input_shape is not None:
             from .graph import network_from_module
 

@@ -8,10 +8,14 @@ row dicts (or a ``pandas.DataFrame``), optionally with binary artifacts (return
 - ``"serial"`` (in this process; for debugging and tiny sweeps),
 - a Dask distributed cluster when a scheduler address is given (``scheduler="tcp://host:8786"``:
   the scale-out path for sweeps that outgrow one machine; needs the ``dask`` extra),
+- a SLURM cluster through ``submitit`` (``"slurm"``: the cells of one sweep go out as one SLURM
+  job array; ``slurm={"partition": ..., "timeout_min": ..., "folder": ...}``; ``cluster="local"``
+  or ``"debug"`` in that dict runs the same code path on this machine, as the tests do),
 - or any ``concurrent.futures.Executor`` the caller passes.
 
 Every finished cell is written to a SQLite results store (``ResultStore``) in its own transaction
-the moment it finishes, in the driving process. A re-run skips the cells already in the store, so
+the moment it finishes, in the driving process (with ``"slurm"``, by the job itself as well, so a
+cell finished on the cluster is kept even when the driving process was preempted first). A re-run skips the cells already in the store, so
 a sweep killed at any moment and restarted loses no finished cell and repeats none (a cell that
 was still running when the sweep was killed is simply run again).
 
@@ -36,7 +40,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["CellResult", "ResultStore", "SweepResult", "grid", "cell_key", "make_executor", "run_sweep"]
+__all__ = ["CellResult", "ResultStore", "SweepResult", "grid", "cell_key", "make_executor", "run_sweep", "SubmititExecutor"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -218,21 +222,151 @@ class _SerialExecutor(cf.Executor):
         return f
 
 
+class SubmititExecutor(cf.Executor):
+    """A ``concurrent.futures.Executor`` over ``submitit`` (SLURM job arrays, or submitit's
+    ``local``/``debug`` clusters on this machine).
+
+    ``submit`` sends one job; ``submit_many`` sends many calls as one SLURM job array. A
+    background thread turns finished jobs into finished futures. Jobs never raise inside
+    submitit (an exception in a cell is sent back as a value and re-raised in the future), so
+    submitit's debug mode does not stop in a debugger. ``stores_cells``: ``run_sweep`` has the
+    jobs write their own cell to the store as they finish.
+    """
+
+    stores_cells = True
+
+    def __init__(self, folder: str | os.PathLike = "linregions-slurm", *, cluster: str | None = None,
+                 poll_s: float = 2.0, **params: Any):
+        try:
+            import submitit
+        except ImportError:
+            raise ImportError("the SLURM executor needs submitit: pip install submitit") from None
+        import threading
+
+        if cluster not in (None, "slurm", "local", "debug"):
+            raise ValueError(f"cluster must be None (auto: SLURM when sbatch is available), 'slurm', 'local' or 'debug', got {cluster!r}")
+        self.folder = Path(folder)
+        self._ex = submitit.AutoExecutor(folder=str(self.folder), cluster=cluster)
+        if cluster is None and self._ex.cluster != "slurm":
+            raise ValueError("executor 'slurm': no SLURM cluster found here (sbatch is not on the PATH); run on a "
+                             "cluster login node, or pass cluster='local' (subprocesses) or 'debug' (in this process)")
+        if params:
+            self._ex.update_parameters(**params)
+        self.cluster = self._ex.cluster
+        self.poll_s = float(poll_s)
+        self._pending: list[tuple[Any, cf.Future]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="linregions-submitit", daemon=True)
+        self._thread.start()
+
+    def __repr__(self) -> str:
+        return f"SubmititExecutor(cluster={self.cluster!r}, folder={str(self.folder)!r}, pending={len(self._pending)})"
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        return self.submit_many(fn, [(args, kwargs)])[0]
+
+    def submit_many(self, fn: Callable, calls: Sequence[tuple[tuple, dict]]) -> list[cf.Future]:
+        """Submit ``fn(*args, **kwargs)`` for every ``(args, kwargs)`` as one job array."""
+        with self._ex.batch():
+            jobs = [self._ex.submit(_guarded, fn, a, k) for a, k in calls]
+        futs = [cf.Future() for _ in jobs]
+        for f in futs:
+            f.set_running_or_notify_cancel()
+        with self._lock:
+            self._pending.extend(zip(jobs, futs))
+        return futs
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                pending = list(self._pending)
+            finished = []
+            for job, fut in pending:
+                try:
+                    done = job.done()  # submitit's debug jobs run here, in this thread
+                except Exception as e:  # noqa: BLE001 - a job that cannot be queried fails its future
+                    fut.set_exception(e)
+                    finished.append(job)
+                    continue
+                if not done:
+                    continue
+                try:
+                    status, value = job.result()
+                except Exception as e:  # noqa: BLE001 - e.g. the job was killed by SLURM
+                    fut.set_exception(e)
+                else:
+                    if status == "ok":
+                        fut.set_result(value)
+                    else:
+                        fut.set_exception(RuntimeError(value))
+                finished.append(job)
+            if finished:
+                with self._lock:
+                    self._pending = [(j, f) for j, f in self._pending if j not in finished]
+            if not pending or not finished:
+                self._stop.wait(self.poll_s if self.cluster != "debug" else 0.01)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            with self._lock:
+                for job, fut in self._pending:
+                    job.cancel(check=False)
+                    fut.cancel()
+                self._pending = []
+        if wait:
+            while True:
+                with self._lock:
+                    if not self._pending:
+                        break
+                self._stop.wait(0.05)
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _guarded(fn: Callable, args: tuple, kwargs: dict):
+    """Runs in a submitit job: (status, value), never raises (see ``SubmititExecutor``)."""
+    try:
+        return "ok", fn(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - shipped back to the driver
+        import traceback
+
+        return "error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
+
+
+def _run_and_store(fn: Callable, params: dict, store_path: str, key: str, experiment: str):
+    """Runs in a cluster job: the cell, then its row in the store (before the job reports back)."""
+    rows, artifacts, secs, worker = _run_cell(fn, params)
+    ResultStore(store_path).put(key, experiment, params, rows, seconds=secs, worker=worker, artifacts=artifacts)
+    return rows, artifacts, secs, worker
+
+
 def make_executor(executor: str | cf.Executor = "process", *, scheduler: str | None = None,
-                  max_workers: int | None = None, threads_per_worker: int = 1) -> tuple[cf.Executor, Callable[[], None]]:
+                  max_workers: int | None = None, threads_per_worker: int = 1,
+                  slurm: Mapping[str, Any] | None = None) -> tuple[cf.Executor, Callable[[], None]]:
     """An executor and a function that shuts it down.
 
     ``executor``: ``"process"`` (local process pool, ``max_workers`` default = CPU count),
-    ``"serial"``, ``"dask"`` (needs ``scheduler``, the address of a running Dask scheduler), or an
-    ``Executor`` instance (used as is; the caller shuts it down). A ``scheduler`` address alone
-    implies ``"dask"``.
+    ``"serial"``, ``"dask"`` (needs ``scheduler``, the address of a running Dask scheduler),
+    ``"slurm"`` (``SubmititExecutor(**slurm)``: submitit parameters such as ``folder``,
+    ``partition``/``slurm_partition``, ``timeout_min``, ``cpus_per_task``, ``mem_gb``, and
+    ``cluster`` = "local"/"debug" to run on this machine), or an ``Executor`` instance (used as
+    is; the caller shuts it down). A ``scheduler`` address alone implies ``"dask"``.
     """
     if isinstance(executor, cf.Executor):
         return executor, lambda: None
     if scheduler and executor in ("process", None):
         executor = "dask"
+    if slurm and executor != "slurm":
+        raise ValueError(f"slurm options were given but executor is {executor!r}; use executor='slurm'")
     if executor == "serial":
         return _SerialExecutor(), lambda: None
+    if executor == "slurm":
+        opts = dict(slurm or {})
+        if "partition" in opts:
+            opts["slurm_partition"] = opts.pop("partition")
+        ex = SubmititExecutor(**opts)
+        return ex, lambda: ex.shutdown(wait=True, cancel_futures=True)
     if executor == "process":
         import multiprocessing as mp
 
@@ -250,9 +384,13 @@ def make_executor(executor: str | cf.Executor = "process", *, scheduler: str | N
             from distributed import Client
         except ImportError:
             raise ImportError("the Dask executor needs the optional extra: pip install 'linregions[dask]' (dask, distributed)") from None
-        client = Client(scheduler, timeout=30)
+        try:
+            client = Client(scheduler, timeout=30)
+        except OSError as e:
+            raise ValueError(f"the Dask scheduler at {scheduler!r} is not reachable ({e}); start one with "
+                             "`dask scheduler`, or use executor='process'") from None
         return client.get_executor(pure=False), client.close
-    raise ValueError(f"executor must be 'process', 'serial', 'dask' or a concurrent.futures.Executor, got {executor!r}")
+    raise ValueError(f"executor must be 'process', 'serial', 'dask', 'slurm' or a concurrent.futures.Executor, got {executor!r}")
 
 
 def run_sweep(
@@ -266,12 +404,15 @@ def run_sweep(
     max_workers: int | None = None,
     progress: bool = True,
     raise_errors: bool = True,
+    slurm: Mapping[str, Any] | None = None,
 ) -> SweepResult:
     """Run ``fn(**params)`` for every cell not yet in ``store``; write each as it finishes.
 
     Returns the tidy table of all the sweep's cells (those run now and those found in the store).
     A failing cell is reported (``raise_errors=True``: re-raised after the other cells finish and
     are stored; else listed in ``SweepResult.failed``) and never stored, so a re-run retries it.
+    ``executor="slurm"`` (with ``slurm`` options, see ``make_executor``) sends the cells as one
+    SLURM job array; each job writes its cell to the store when it finishes.
     """
     if not callable(fn):
         raise TypeError(f"fn must be a callable, got {type(fn).__name__}")
@@ -286,14 +427,18 @@ def run_sweep(
     failed: list[tuple[str, str]] = []
     first_error: BaseException | None = None
     if todo:
-        ex, shutdown = make_executor(executor, scheduler=scheduler, max_workers=max_workers)
+        ex, shutdown = make_executor(executor, scheduler=scheduler, max_workers=max_workers, slurm=slurm)
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(keys), initial=len(keys) - len(todo), desc=experiment.rsplit(".", 1)[-1], unit="cell")
         try:
-            futs = {ex.submit(_run_cell, fn, c): (k, c) for k, c in todo}
+            if getattr(ex, "stores_cells", False):  # cluster jobs write their own cells
+                calls = [((fn, c, str(store.path), k, experiment), {}) for k, c in todo]
+                futs = dict(zip(ex.submit_many(_run_and_store, calls), todo))
+            else:
+                futs = {ex.submit(_run_cell, fn, c): (k, c) for k, c in todo}
             for fut in cf.as_completed(futs):
                 k, c = futs[fut]
                 try:

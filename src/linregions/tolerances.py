@@ -16,7 +16,11 @@ magnitude of the inputs and weights (a segment of length 1e-13 at |x| ~ 1, or 1e
 biases of ~1e-11 next to weights of ~1), crossings within ``T_MERGE`` of a segment's end, and
 slope jumps below ``SLOPE_RTOL`` of the slope vector (e.g. one output a billion times steeper
 than another). Results count the decisions that were *close* (a quantity between rounding noise
-and its threshold) and warn when such a decision erased more than rounding noise.
+and its threshold) and warn when such a decision erased more than rounding noise. On segments,
+``linregions.line`` re-decides close decisions in exact rational arithmetic on the float64
+parameters (``linregions.exact``), so 1D counts stay exact below these thresholds; what is below
+rounding noise itself (``T_MERGE / CLOSE_FACTOR`` in t, ``SNAP_RTOL / CLOSE_FACTOR`` of the scale in
+u) is taken as a coincidence, as in zero-bias networks, and is not re-decided.
 """
 from __future__ import annotations
 
@@ -46,10 +50,19 @@ T_MERGE = 1e-10
 #: relative error ~1e-14; genuine jumps are of the size of the slopes themselves.
 SLOPE_RTOL = 1e-9
 
-#: Safety factor on the a-priori rounding bound ``gamma_K |W_d| |D| ... |W_0| |v|`` of a slope
+#: Safety factor on the rounding bound ``gamma_K |W_d| |D_{d-1} ... W_0 v|`` of a slope
 #: (``slope_noise``); the bound is already a worst case, the factor covers the difference of the
 #: two sides and the interpolation that produced the tangents.
 SLOPE_NOISE_SAFETY = 8.0
+
+#: A pre-activation snapped to a breakpoint (``|u - xi| <= tol``, ``tol = SNAP_RTOL * scale``)
+#: is rounding noise when ``|u - xi| <= SNAP_NOISE_FRACTION * tol``, i.e. 1e-13 of the scale of
+#: its summands: float64 rounding of a forward pass and of the interpolations along edges stays
+#: below that (~1e-15 to 1e-14), and exactly degenerate arrangements (zero biases) snap values of
+#: that size. A snapped value above it is a real offset that the snap tolerance erased: the
+#: arrangement is nearly, not exactly, degenerate (features ~1e-12 of the scale, e.g. biases
+#: ~1e-9 to 1e-11), counts may be off, and results count it and warn (``RuntimeWarning``).
+SNAP_NOISE_FRACTION = 1e-1
 
 #: A tolerance decision counts as *close* when the decided quantity lies within this factor of
 #: its threshold (above rounding noise): the result then says so (``close_decisions``).
@@ -72,14 +85,40 @@ def snap_scale(W: np.ndarray, b: np.ndarray, a_absmax: np.ndarray, xi: np.ndarra
     return base[..., None] + np.abs(np.asarray(xi, dtype=float))
 
 
+def vector_norm(x: np.ndarray) -> np.ndarray:
+    """Euclidean norm over the last axis without overflow or underflow of the squares (each row is
+    scaled by its largest entry first): slopes of 1e200 have norms of 1e200, not inf.
+
+    >>> [f"{v:.6g}" for v in vector_norm(np.array([[3e200, 4e200], [0.0, 0.0]]))]
+    ['5e+200', '0']
+    """
+    x = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    if x.shape[-1] == 1:
+        return np.abs(x[..., 0])
+    m = np.max(np.abs(x), axis=-1) if x.shape[-1] else np.zeros(x.shape[:-1])
+    safe = np.where(m > 0, m, 1.0)
+    return m * np.linalg.norm(x / safe[..., None], axis=-1)
+
+
 def slope_noise(abs_slope: np.ndarray, n_terms: int) -> np.ndarray:
     """Rounding floor of slope vectors: ``SLOPE_NOISE_SAFETY * n_terms * u * ||abs_slope||``.
 
-    ``abs_slope`` (k, n_out) is the slope computed with the absolute value of every factor
-    (``|W_d| |D_{d-1}| |W_{d-1}| ... |W_0| |v|``), which bounds the rounding error of the float64
-    product by ``gamma_{n_terms}`` times itself; ``n_terms`` is the number of summands along a path
-    (for an MLP, ``n_in + sum(widths)`` is safe)."""
-    return SLOPE_NOISE_SAFETY * n_terms * UNIT_ROUNDOFF * np.linalg.norm(np.atleast_2d(abs_slope), axis=-1)
+    ``abs_slope`` (k, n_out) is the magnitude of the summands of the *last* product of the slope,
+    ``|W_d| |D_{d-1} W_{d-1} ... D_0 W_0 v|`` (the absolute value of the final weights times the
+    absolute value of the signed tangent of the last hidden layer). Cancellation among those
+    summands is what leaves rounding noise where the exact slope is 0 (duplicated neurons with
+    opposite output weights), and ``gamma_{n_terms}`` times it bounds that noise; errors made in
+    earlier layers are relative errors of the tangent, covered by ``SLOPE_RTOL``.
+
+    Why not the product with ``|.|`` of *every* factor (the classical a-priori bound)? With random
+    signs it grows like (sqrt(width))^depth faster than the slope itself: on a 4-[128]x20 ReLU net
+    it exceeds every genuine jump and every linear boundary would vanish. ``n_terms`` is the number
+    of summands along a path (for an MLP, ``n_in + sum(widths)`` is safe).
+
+    >>> float(slope_noise(np.array([[0.21 + 0.21]]), 4)[0]) < 1e-14
+    True
+    """
+    return SLOPE_NOISE_SAFETY * n_terms * UNIT_ROUNDOFF * vector_norm(np.atleast_2d(abs_slope))
 
 
 def slope_jump(left: np.ndarray, right: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,8 +128,12 @@ def slope_jump(left: np.ndarray, right: np.ndarray, noise: np.ndarray) -> tuple[
     (or facets); ``noise`` (k,) the rounding floor of their difference (``slope_noise`` of the sum
     of both sides' absolute slopes). Returns ``(jump, close)``: ``jump`` where
     ``||right - left|| > max(SLOPE_RTOL (||left|| + ||right||), noise)``; ``close`` where the
-    decision was within ``CLOSE_FACTOR`` of the threshold while the difference is above rounding
-    noise (a suppressed jump larger than ``noise`` is always close).
+    difference is above rounding noise and within ``CLOSE_FACTOR`` of the relative threshold
+    ``SLOPE_RTOL (||left|| + ||right||)`` (a suppressed jump larger than ``noise`` is always
+    close). A difference above ``noise`` but far from the relative threshold is *not* close:
+    ``noise`` bounds the rounding error of the difference, so the exact slopes certainly differ
+    there (for wide deep nets the a-priori floor is far above the actual rounding, and calling
+    every jump within 100x of it close would flag most segments for nothing).
 
     A slope that is exactly 0 on one side and rounding noise on the other is no jump:
 
@@ -101,17 +144,20 @@ def slope_jump(left: np.ndarray, right: np.ndarray, noise: np.ndarray) -> tuple[
     >>> jump, close = slope_jump(np.array([[0.0]]), np.array([[0.21]]), np.array([4e-16]))
     >>> bool(jump[0]), bool(close[0])
     (True, False)
+    >>> jump, close = slope_jump(np.array([[1.0]]), np.array([[1.0 + 5e-9]]), np.array([4e-16]))
+    >>> bool(jump[0]), bool(close[0])
+    (True, True)
     """
     left, right = np.atleast_2d(left), np.atleast_2d(right)
-    diff = np.linalg.norm(right - left, axis=-1)
-    rel = SLOPE_RTOL * (np.linalg.norm(left, axis=-1) + np.linalg.norm(right, axis=-1))
+    diff = vector_norm(right - left)
+    rel = SLOPE_RTOL * (vector_norm(left) + vector_norm(right))
     thr = np.maximum(rel, noise)
     jump = diff > thr
-    close = (diff > noise) & (diff <= CLOSE_FACTOR * thr) & (diff * CLOSE_FACTOR > thr)
+    close = (diff > noise) & (diff <= CLOSE_FACTOR * rel) & (diff * CLOSE_FACTOR > rel)
     return jump, close
 
 
 __all__ = [
-    "UNIT_ROUNDOFF", "SNAP_RTOL", "T_MERGE", "SLOPE_RTOL", "SLOPE_NOISE_SAFETY", "CLOSE_FACTOR",
-    "snap_scale", "slope_noise", "slope_jump",
+    "UNIT_ROUNDOFF", "SNAP_RTOL", "SNAP_NOISE_FRACTION", "T_MERGE", "SLOPE_RTOL", "SLOPE_NOISE_SAFETY", "CLOSE_FACTOR",
+    "snap_scale", "slope_noise", "slope_jump", "vector_norm",
 ]

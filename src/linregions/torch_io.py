@@ -34,7 +34,8 @@ from .activations import (
 )
 from .network import NEURON, PASSTHROUGH, Network
 
-__all__ = ["network_from_torch", "network_to_torch", "PLModule", "activation_from_module", "load_model", "SUPPORTED"]
+__all__ = ["network_from_torch", "network_to_torch", "PLModule", "activation_from_module", "load_model", "SUPPORTED",
+           "check_device", "refuse_complex"]
 
 SUPPORTED = (
     "nn.Linear, nn.Flatten, nn.Identity, nn.Dropout, nn.Sequential; activations nn.ReLU, nn.ReLU6, "
@@ -157,6 +158,36 @@ def _flatten(module: nn.Module, path: str = ""):
         yield path, module
 
 
+def check_device(device: Any) -> torch.device:
+    """``device`` as a ``torch.device`` after allocating a float64 tensor on it, or a ``ValueError``
+    quoting it: an unknown name (``"foo"``) or a device this torch build cannot use (``"cuda"`` on a
+    CPU-only build) ends in one clear message instead of torch's internal ``RuntimeError`` or
+    ``AssertionError``.
+
+    >>> check_device("cpu")
+    device(type='cpu')
+    """
+    try:
+        dev = torch.device(device)
+        torch.zeros(1, dtype=torch.float64, device=dev)
+    except (RuntimeError, TypeError, AssertionError, ValueError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "Expected one of" in msg:
+            msg = "not a torch device name; e.g. 'cpu', 'cuda', 'cuda:1', 'mps'"
+        raise ValueError(f"device {device!r} is not usable with this torch build ({msg}); use 'cpu'") from None
+    return dev
+
+
+def refuse_complex(module: Any) -> None:
+    """Raise ``TypeError`` naming the first complex parameter or buffer of ``module``: converting it
+    to float64 would silently drop the imaginary part."""
+    named = list(module.named_parameters()) + list(module.named_buffers()) if hasattr(module, "named_parameters") else []
+    for name, t in named:
+        if isinstance(t, torch.Tensor) and t.is_complex():
+            raise TypeError(f"{name or 'a tensor'} of {type(module).__name__} is complex ({t.dtype}); linear regions are "
+                            "defined for real networks: give real weights")
+
+
 def network_from_torch(module: Any) -> Network:
     """See ``Network.from_torch``."""
     if isinstance(module, torch.jit.ScriptModule):
@@ -170,6 +201,7 @@ def network_from_torch(module: Any) -> Network:
             f"Network.from_torch takes an nn.Sequential of supported modules, got {type(module).__name__}. "
             f"Supported: {SUPPORTED}. {_GRAPH_HINT}"
         )
+    refuse_complex(module)
     Ws: list[np.ndarray] = []
     bs: list[np.ndarray] = []
     acts: list[PiecewiseLinear] = []
@@ -291,6 +323,7 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Network:
 
 def _from_script(m: Any) -> Network:
     """Rebuild an nn.Sequential from a scripted module's children (Linear and activations)."""
+    refuse_complex(m)
     if getattr(m, "original_name", None) != "Sequential":
         # the children of another module say nothing about what its forward does with them
         raise TypeError(

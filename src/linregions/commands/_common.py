@@ -1,11 +1,14 @@
-"""Options shared by the subcommands: which network, which laws, JSON output."""
+"""Options shared by the subcommands: which network, which laws, JSON output, output paths,
+devices and progress bars. Every check here runs before any work, so that a bad argument costs
+nothing and ends in one line that quotes it."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -13,20 +16,21 @@ from .. import activations as A
 from ..laws import Laplace, Normal, Uniform, Zero, random_mlp
 from ..network import Network
 
-ACTIVATIONS = {
-    "relu": lambda *p: A.relu(),
-    "leaky_relu": lambda *p: A.leaky_relu(*(p or (0.01,))),
-    "hard_tanh": lambda *p: A.hard_tanh(*p),
-    "abs": lambda *p: A.absolute(),
-    "relu6": lambda *p: A.relu6(),
-    "hard_sigmoid": lambda *p: A.hard_sigmoid(),
-    "soft_shrink": lambda *p: A.soft_shrink(*p),
+#: name -> (constructor, allowed numbers of parameters, how to write them)
+ACTIVATIONS: dict[str, tuple[Callable, tuple[int, ...], str]] = {
+    "relu": (lambda: A.relu(), (0,), "relu"),
+    "leaky_relu": (lambda a=0.01: A.leaky_relu(a), (0, 1), "leaky_relu[:SLOPE]"),
+    "hard_tanh": (lambda lo=-1.0, hi=1.0: A.hard_tanh(lo, hi), (0, 2), "hard_tanh[:MIN,MAX]"),
+    "abs": (lambda: A.absolute(), (0,), "abs"),
+    "relu6": (lambda: A.relu6(), (0,), "relu6"),
+    "hard_sigmoid": (lambda: A.hard_sigmoid(), (0,), "hard_sigmoid"),
+    "soft_shrink": (lambda lam=0.5: A.soft_shrink(lam), (0, 1), "soft_shrink[:LAMBDA]"),
 }
-LAWS = {
-    "normal": lambda *p: Normal(*p),
-    "uniform": lambda *p: Uniform(*p),
-    "laplace": lambda *p: Laplace(*p),
-    "zero": lambda *p: Zero(),
+LAWS: dict[str, tuple[Callable, tuple[int, ...], str]] = {
+    "normal": (lambda std, mean=0.0: Normal(std, mean), (1, 2), "normal:STD[,MEAN]"),
+    "uniform": (lambda a, b: Uniform(a, b), (2,), "uniform:LOW,HIGH"),
+    "laplace": (lambda s, loc=0.0: Laplace(s, loc), (1, 2), "laplace:SCALE[,LOC]"),
+    "zero": (lambda: Zero(), (0,), "zero"),
 }
 
 
@@ -34,24 +38,35 @@ def _parse_call(text: str, table: dict, what: str):
     name, _, params = text.partition(":")
     name = name.strip().lower().replace("-", "_")
     if name not in table:
-        raise ValueError(f"unknown {what} {name!r}; choose from {', '.join(table)} (parameters after ':', e.g. leaky_relu:0.1, normal:0.1, uniform:-0.3,0.3)")
+        raise ValueError(f"unknown {what} {name!r} in {text!r}; choose from {', '.join(table)} "
+                         "(parameters after ':', e.g. leaky_relu:0.1, normal:0.1, uniform:-0.3,0.3)")
+    make, arities, usage = table[name]
     try:
-        vals = [float(v) for v in params.split(",")] if params else []
+        vals = [float(v) for v in params.split(",")] if params.strip() else []
     except ValueError:
-        raise ValueError(f"{what} parameters must be numbers, got {params!r}") from None
-    return table[name](*vals)
+        raise ValueError(f"{what} parameters must be numbers, got {params!r} in {text!r}") from None
+    if len(vals) not in arities:
+        takes = " or ".join("no parameter" if n == 0 else f"{n} parameter{'s' if n > 1 else ''}" for n in arities)
+        raise ValueError(f"{what} {name!r} takes {takes} (write {usage}), got {len(vals)} in {text!r}")
+    if not all(np.isfinite(vals)):
+        raise ValueError(f"{what} parameters must be finite numbers, got {text!r}")
+    return make(*vals)
 
 
 def parse_floats(text: str, name: str) -> np.ndarray:
     """'0.5,-1,2' -> array([0.5, -1., 2.]); ``name`` is the option, for the error message."""
     try:
-        return np.array([float(v) for v in text.split(",")])
+        vals = np.array([float(v) for v in text.split(",")])
     except ValueError:
         raise ValueError(f"--{name} must be comma-separated numbers like 0.5,-1,2 (negative first value: --{name}=-1,2), got {text!r}") from None
+    if not np.all(np.isfinite(vals)):
+        raise ValueError(f"--{name} must be finite numbers, got {text!r}")
+    return vals
 
 
 def parse_activation(text: str) -> A.PiecewiseLinear:
-    """'relu', 'leaky_relu:0.1', 'hard_tanh:-1,1', 'abs', ..."""
+    """'relu', 'leaky_relu:0.1', 'hard_tanh:-1,1', 'abs', ... A parameter the activation does not
+    take is refused (``relu:5`` is an error, not ReLU)."""
     return _parse_call(text, ACTIVATIONS, "activation")
 
 
@@ -60,23 +75,34 @@ def parse_law(text: str):
     return _parse_call(text, LAWS, "law")
 
 
+_SPEC_TOKEN = re.compile(r"^(\d+)(?:x(\d+))?$")
+
+
 def parse_spec(spec: str) -> tuple[int, list[int], int]:
     """'784-256x4-10' -> (784, [256, 256, 256, 256], 10). The output size may be left out (then 1)
-    when the spec ends with a repeated group ('784-256x4') or has only two sizes ('2-64')."""
-    parts = [p for p in re.split(r"[-,\s]+", spec.strip()) if p]
+    when the spec ends with a repeated group ('784-256x4') or has only two sizes ('2-64').
+
+    Sizes are positive integers separated by single '-' (or ','); an empty size (``2--3``), a sign
+    (``-2-3``) or anything else is refused with the spec quoted.
+    """
+    bad = ValueError(f"cannot read the architecture {spec!r}; write positive sizes separated by '-', like "
+                     "784-256x4-10 (input, hidden widths, output; WxR repeats width W R times)")
+    text = spec.strip()
+    if not text:
+        raise bad
+    tokens = re.split(r"\s*[-,]\s*", text)
     sizes: list[int] = []
-    try:
-        for p in parts:
-            if "x" in p:
-                w, r = p.split("x")
-                sizes += [int(w)] * int(r)
-            else:
-                sizes.append(int(p))
-    except ValueError:
-        raise ValueError(f"cannot read the architecture {spec!r}; write it like 784-256x4-10 (input, hidden widths, output)") from None
+    for tok in tokens:
+        m = _SPEC_TOKEN.match(tok)
+        if m is None:
+            raise bad
+        w, r = int(m.group(1)), int(m.group(2) or 1)
+        if w < 1 or r < 1:
+            raise ValueError(f"architecture {spec!r}: sizes and repeat counts must be at least 1, got {tok!r}")
+        sizes += [w] * r
     if len(sizes) < 2:
         raise ValueError(f"architecture {spec!r} needs an input size and at least one hidden width")
-    if len(sizes) == 2 or "x" in parts[-1]:
+    if len(sizes) == 2 or "x" in tokens[-1]:
         return sizes[0], sizes[1:], 1
     return sizes[0], sizes[1:-1], sizes[-1]
 
@@ -86,8 +112,8 @@ def add_network_args(p: argparse.ArgumentParser, default_spec: str = "2-32x3-1")
     g.add_argument("--mlp", default=None, metavar="SPEC", help=f"random MLP 'n_in-widths-n_out', e.g. 784-256x4-10 (default {default_spec})")
     g.add_argument("--model", default=None, metavar="PATH", help="a saved model: TorchScript, or a pickled nn.Sequential with --trust-pickle")
     g.add_argument("--trust-pickle", action="store_true", help="allow loading a pickled module (runs code from the file)")
-    g.add_argument("--activation", default="relu", help="for --mlp: relu, leaky_relu:A, hard_tanh[:lo,hi], abs, relu6, hard_sigmoid, soft_shrink:L")
-    g.add_argument("--bias", default="normal:0.1", help="for --mlp: bias law normal:STD, uniform:A,B, laplace:SCALE or zero (default normal:0.1)")
+    g.add_argument("--activation", default="relu", help="for --mlp: relu, leaky_relu[:SLOPE], hard_tanh[:MIN,MAX], abs, relu6, hard_sigmoid, soft_shrink[:LAMBDA]")
+    g.add_argument("--bias", default="normal:0.1", help="for --mlp: bias law normal:STD, uniform:LOW,HIGH, laplace:SCALE or zero (default normal:0.1)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(_default_spec=default_spec)
 
@@ -105,6 +131,95 @@ def network_from_args(args: argparse.Namespace) -> Network:
 
 def add_json_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+
+
+def add_progress_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (by default they show on a terminal, on stderr)")
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars (tqdm, on stderr) unless ``--no-progress`` or stderr is not a terminal."""
+    if getattr(args, "no_progress", False):
+        return False
+    if getattr(args, "progress", False):
+        return True
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def check_device(device: Any) -> Any:
+    """``--device``: None, or a torch device usable here; anything else is a ValueError quoting it."""
+    if device is None:
+        return None
+    from ..torch_io import check_device as _check
+
+    return _check(device)
+
+
+def check_output_path(path: str | os.PathLike, option: str, *, directory: bool = False, suffixes: tuple[str, ...] | None = None) -> None:
+    """Refuse, before any work, an output path that cannot be written: a directory where a file is
+    meant (or a file where a directory is meant), a parent that is a file or does not exist, a
+    folder without write permission, or a file type we cannot write (``suffixes``, lower case)."""
+    p = os.fspath(path)
+    if not p:
+        raise ValueError(f"{option}: empty path")
+    if directory:
+        if os.path.exists(p) and not os.path.isdir(p):
+            raise ValueError(f"{option} {p!r} is a file, not a directory")
+        anc = os.path.abspath(p)
+        while not os.path.exists(anc):
+            anc = os.path.dirname(anc)
+        if not os.path.isdir(anc):
+            raise ValueError(f"{option} {p!r}: {anc!r} is a file, so the directory cannot be created")
+        if not os.access(anc, os.W_OK | os.X_OK):
+            raise ValueError(f"{option} {p!r}: no permission to write in {anc!r}")
+        return
+    if os.path.isdir(p):
+        raise ValueError(f"{option} {p!r} is a directory; give a file name")
+    if suffixes is not None:
+        ext = os.path.splitext(p)[1].lower()
+        if ext not in suffixes:
+            raise ValueError(f"{option} {p!r}: cannot write a {ext or 'suffix-less'} file; use one of {', '.join(suffixes)}")
+    parent = os.path.dirname(os.path.abspath(p))
+    if not os.path.exists(parent):
+        anc = parent
+        while not os.path.exists(anc):
+            anc = os.path.dirname(anc)
+        if not os.path.isdir(anc):
+            raise ValueError(f"{option} {p!r}: {anc!r} is a file, not a directory")
+        raise ValueError(f"{option} {p!r}: the directory {parent!r} does not exist")
+    if not os.path.isdir(parent):
+        raise ValueError(f"{option} {p!r}: {parent!r} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(p) and not os.access(p, os.W_OK)):
+        raise ValueError(f"{option} {p!r}: no permission to write there")
+
+
+def figure_suffixes() -> tuple[str, ...]:
+    """File types matplotlib can write (``--png``, ``--figure``)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return tuple("." + k for k in FigureCanvasBase.get_supported_filetypes())
+
+
+def table_suffix_check(path: str, option: str) -> None:
+    """A table output: ``.csv`` (or any other name: CSV text) or ``.parquet`` (needs pyarrow: the
+    ``parquet`` extra). Checked before the work."""
+    check_output_path(path, option)
+    if path.lower().endswith(".parquet"):
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None:
+            raise ValueError(f"{option} {path!r}: writing Parquet needs pyarrow (pip install 'linregions[parquet]'), or give a .csv name")
+
+
+def write_table(df, path: str) -> None:
+    """Write a pandas table as Parquet (``.parquet``) or CSV (anything else)."""
+    if path.lower().endswith(".parquet"):
+        df.to_parquet(path, index=False)
+    else:
+        df.to_csv(path, index=False)
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -128,13 +243,23 @@ def emit(args: argparse.Namespace, summary: dict, text: str) -> None:
 
 
 def load_points(path: str) -> np.ndarray:
-    """Inputs from a .npy file (N, n_in) or a text file of rows."""
-    import os
-
+    """Inputs from a ``.npy`` file (N, n_in), or a text file (``.txt``, ``.csv``, any other name)
+    with one input per row, numbers separated by spaces, tabs or commas; ``#`` starts a comment."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"no points file at {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory, not a points file")
     try:
-        X = np.load(path) if path.endswith(".npy") else np.loadtxt(path, ndmin=2)
+        if path.lower().endswith(".npy"):
+            X = np.load(path, allow_pickle=False)
+        else:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+            data = "\n".join(ln.split("#", 1)[0] for ln in text.splitlines())
+            delim = "," if "," in data else None
+            X = np.loadtxt(path, ndmin=2, delimiter=delim, comments="#")
+        if np.iscomplexobj(X):
+            raise ValueError("complex numbers are not inputs")
         X = np.asarray(X, dtype=np.float64)
     except (ValueError, TypeError, OSError) as e:
         raise ValueError(f"{path}: cannot read points as a numeric array of rows ({e})") from None
@@ -142,4 +267,8 @@ def load_points(path: str) -> np.ndarray:
         X = X[None, :]
     if X.ndim != 2:
         raise ValueError(f"{path}: points must be a 2-D array (rows of inputs), got shape {X.shape}")
+    if X.size == 0:
+        raise ValueError(f"{path}: no points in the file")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{path}: points contain NaN or inf")
     return X

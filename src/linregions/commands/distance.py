@@ -7,24 +7,25 @@ import time
 import numpy as np
 
 from ..distance import distance_to_boundary
-from ._common import add_json_arg, add_network_args, emit, load_points, network_from_args
+from ._common import add_json_arg, add_network_args, add_progress_arg, check_device, emit, load_points, network_from_args, show_progress
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "distance", help="exact distance from inputs to the activation-region boundary and to B_N",
         description="Exact distance from each input to the boundary of its activation region (kind activation, "
-        "THEORY.md §4) and/or of its linear region, B_N (kind linear: a best-first search over activation regions, "
+        "docs/theory.md) and/or of its linear region, B_N (kind linear: a best-first search over activation regions, "
         "meant for small input dimensions).",
     )
     add_network_args(p, default_spec="784-64x3-10")
     g = p.add_argument_group("inputs")
-    g.add_argument("--points", default=None, help=".npy/.txt file of inputs (N, n_in)")
+    g.add_argument("--points", default=None, help=".npy or text (.txt/.csv) file of inputs, one per row (N, n_in)")
     g.add_argument("--samples", type=int, default=200, help="number of N(0, I) inputs when --points is not given (default 200)")
     g.add_argument("--kind", choices=("activation", "linear", "both"), default="activation", help="which boundary (default activation)")
     g.add_argument("--max-regions", type=int, default=2000, help="kind linear: activation regions examined per input before giving bounds")
     g.add_argument("--device", default=None, help="torch device for kind activation (cpu, cuda)")
     add_json_arg(p)
+    add_progress_arg(p)
     p.set_defaults(func=run)
 
 
@@ -53,6 +54,11 @@ def _summary(r, num_neurons: int, seconds: float) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.device is not None and args.kind == "linear":
+        raise ValueError("--device applies to --kind activation (or both); kind linear runs in numpy")
+    device = check_device(args.device)  # before the network is built: one line, no traceback
+    if args.max_regions < 1:
+        raise ValueError(f"--max-regions must be at least 1, got {args.max_regions}")
     net = network_from_args(args)
     if args.points:
         X = load_points(args.points)
@@ -69,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
         import torch  # noqa: F401  (imported before timing)
     for kind in kinds:
         t0 = time.perf_counter()
-        r = distance_to_boundary(net, X, kind, device=args.device if kind == "activation" else None,
-                                 max_regions=args.max_regions, progress=X.shape[0] > 50)
+        r = distance_to_boundary(net, X, kind, device=device if kind == "activation" else None,
+                                 max_regions=args.max_regions, progress=show_progress(args) and X.shape[0] > 50)
         s = _summary(r, net.num_neurons, time.perf_counter() - t0)
         summary[kind] = s
         fmt = lambda v, f=".4g": "inf" if v is None else format(v, f)  # noqa: E731

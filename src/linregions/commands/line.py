@@ -6,7 +6,7 @@ import argparse
 import numpy as np
 
 from ..line import lines
-from ._common import add_json_arg, add_network_args, emit, load_points, network_from_args, parse_floats
+from ._common import add_json_arg, add_network_args, add_progress_arg, emit, load_points, network_from_args, parse_floats, show_progress
 
 
 def register(sub) -> None:
@@ -16,9 +16,11 @@ def register(sub) -> None:
     g = p.add_argument_group("segments")
     g.add_argument("--x0", default=None, help="comma-separated start point, e.g. --x0=-1,0.5 (write '=' before a leading minus); default: random pairs")
     g.add_argument("--x1", default=None, help="comma-separated end point, e.g. --x1=1,0")
-    g.add_argument("--points", default=None, help=".npy/.txt file of inputs; segments join consecutive pairs of rows")
+    g.add_argument("--points", default=None, help=".npy or text (.txt/.csv) file of inputs, an even number of rows; "
+                   "segments join rows 0-1, 2-3, ...")
     g.add_argument("--segments", type=int, default=100, help="number of random segments between N(0, I) points (default 100)")
     add_json_arg(p)
+    add_progress_arg(p)
     p.set_defaults(func=run)
 
 
@@ -29,10 +31,10 @@ def _segments(args, n_in: int, rng) -> tuple[np.ndarray, np.ndarray]:
         return parse_floats(args.x0, "x0")[None], parse_floats(args.x1, "x1")[None]
     if args.points:
         X = load_points(args.points)
-        m = (X.shape[0] // 2) * 2
-        if m == 0:
-            raise ValueError(f"{args.points}: need at least two rows")
-        return X[0:m:2], X[1:m:2]
+        if X.shape[0] < 2 or X.shape[0] % 2:
+            raise ValueError(f"{args.points}: has {X.shape[0]} row(s); segments join rows 0-1, 2-3, ..., so give an even "
+                             "number of rows (at least two)")
+        return X[0::2], X[1::2]
     if args.segments < 1:
         raise ValueError("--segments must be at least 1")
     return rng.normal(size=(args.segments, n_in)), rng.normal(size=(args.segments, n_in))
@@ -41,7 +43,7 @@ def _segments(args, n_in: int, rng) -> tuple[np.ndarray, np.ndarray]:
 def run(args: argparse.Namespace) -> int:
     net = network_from_args(args)
     X0, X1 = _segments(args, net.n_in, np.random.default_rng(args.seed + 1))
-    batch = lines(net, X0, X1, progress=len(X0) > 1000)
+    batch = lines(net, X0, X1, progress=show_progress(args) and len(X0) > 200)
     lin, act = batch.num_regions("linear"), batch.num_regions("activation")
     per_neuron = (lin - 1) / net.num_neurons
     summary = {

@@ -7,7 +7,18 @@ import time
 
 import numpy as np
 
-from ._common import add_json_arg, add_network_args, emit, load_points, network_from_args, to_jsonable, parse_floats
+from ._common import (
+    add_json_arg,
+    add_network_args,
+    check_output_path,
+    emit,
+    figure_suffixes,
+    load_points,
+    network_from_args,
+    parse_floats,
+    show_progress,
+    to_jsonable,
+)
 
 
 def register(sub) -> None:
@@ -19,7 +30,7 @@ def register(sub) -> None:
     )
     add_network_args(p, default_spec="2-32x3-1")
     g = p.add_argument_group("plane")
-    g.add_argument("--points", default=None, help=".npy/.txt file whose first three rows are the inputs to pass through")
+    g.add_argument("--points", default=None, help=".npy or text (.txt/.csv) file of exactly three rows: the inputs to pass through")
     g.add_argument("--mnist-digits", default=None, metavar="D,D,D",
                    help="pass through the first MNIST training images of these three digits (e.g. 0,1,2)")
     g.add_argument("--origin", default=None, help="comma-separated origin of the plane (default: zeros)")
@@ -32,7 +43,8 @@ def register(sub) -> None:
     o.add_argument("--summary", default=None, metavar="PATH", help="also write the JSON summary to this file")
     o.add_argument("--color", choices=["linear", "activation"], default="linear", help="colour linear or activation regions")
     o.add_argument("--decision-boundary", action="store_true", help="draw the decision boundary")
-    o.add_argument("--progress", action="store_true", help="progress bar")
+    o.add_argument("--progress", action="store_true", help="progress bar even when stderr is not a terminal")
+    o.add_argument("--no-progress", action="store_true", help="no progress bar (by default it shows on a terminal)")
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -40,15 +52,15 @@ def register(sub) -> None:
 def _partition(args, net):
     from ..plane import plane, plane_through
 
-    kw = dict(max_regions=args.max_regions, progress=args.progress)
+    kw = dict(max_regions=args.max_regions, progress=show_progress(args))
     sources = [args.points is not None, args.mnist_digits is not None, args.basis is not None or args.origin is not None]
     if sum(sources) > 1:
         raise ValueError("give one of --points, --mnist-digits, or --origin/--basis")
     if args.points is not None or args.mnist_digits is not None:
         if args.points is not None:
             X = load_points(args.points)
-            if X.shape[0] < 3:
-                raise ValueError(f"{args.points}: need three rows (inputs), got {X.shape[0]}")
+            if X.shape[0] != 3:
+                raise ValueError(f"{args.points}: need exactly three rows (the inputs the plane passes through), got {X.shape[0]}")
             labels = ["p0", "p1", "p2"]
         else:
             from ..data import first_of_each_digit, mnist
@@ -74,7 +86,18 @@ def _partition(args, net):
     return part, None, time.perf_counter() - t0
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Before any work: the picture and the summary can be written where the user asked."""
+    if args.png and args.png.lower() != "none":
+        check_output_path(args.png, "--png", suffixes=figure_suffixes())
+    if args.summary:
+        check_output_path(args.summary, "--summary")
+    if args.max_regions < 1:
+        raise ValueError(f"--max-regions must be at least 1, got {args.max_regions}")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_outputs(args)
     net = network_from_args(args)
     part, labels, seconds = _partition(args, net)
     summary = {

@@ -1,0 +1,81 @@
+"""Benchmark: exact local complexity (``linregions.local_complexity``) against one forward pass.
+
+MNIST test points through a 784-[256, 256, 256, 256]-10 ReLU network (He-normal weights, biases
+N(0, 1e-6) as in the paper, or ``--bias-std``), at one radius: column 1 (boundary density in the
+ball from ``--chords`` exact random chords per point), column 2 (exact crossings on the 2P = 1568
+orthogonal probe segments per point) and column 3 (the published proxy on the 2P vertices), each
+timed on its own and all three together. The floor is ONE plain float64 forward pass (numpy
+matmuls and max(u, 0), same BLAS threads, batches of 8192 rows) over as many inputs as there are
+probe vertices (points x 2P); the ratio of the two times is the overhead over evaluating the
+network at the proxy's own vertices (target: <= 5 for columns 1-3 together). Threads: whatever
+``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` say (printed); timings on a shared machine are noisy,
+so each row is repeated and the median is printed.
+
+    python benchmarks/local_complexity.py [--points 1000] [--radius 0.05] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+from linregions.data import mnist
+from linregions.laws import Normal, random_mlp
+from linregions.local_complexity import local_complexity
+
+
+def plain_forward(net, n_points: int, batch: int = 8192) -> float:
+    """Seconds for one float64 forward pass over n_points inputs (the floor)."""
+    X = np.random.default_rng(0).random((min(batch, n_points), net.n_in))
+    t0 = time.perf_counter()
+    done = 0
+    while done < n_points:
+        a = X[: min(batch, n_points - done)]
+        for W, b in zip(net.weights[:-1], net.biases[:-1]):
+            a = np.maximum(a @ W.T + b, 0.0)
+        a @ net.weights[-1].T + net.biases[-1]
+        done += a.shape[0]
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--points", type=int, default=1000, help="MNIST test points (default 1000)")
+    ap.add_argument("--radius", type=float, default=0.05, help="radius in pixel units, images in [0, 1]^784 (default 0.05)")
+    ap.add_argument("--chords", type=int, default=64, help="random chords per point for column 1 (default 64)")
+    ap.add_argument("--probes", type=int, default=None, help="probe directions P (default 784: 2P = 1568 probes)")
+    ap.add_argument("--bias-std", type=float, default=1e-3, help="bias standard deviation (default 1e-3, the paper's)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    net = random_mlp(784, [256] * 4, 10, biases=Normal(std=args.bias_std), seed=args.seed)
+    X = mnist("test", limit=args.points).images.astype(np.float64)
+    P = 784 if args.probes is None else args.probes
+    n_vertices = X.shape[0] * 2 * P
+    threads = {k: os.environ.get(k, "unset") for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    print(f"{X.shape[0]} MNIST test points, network 784-[256]x4-10 ReLU (He-normal, biases N(0, {args.bias_std:g}^2)), "
+          f"radius {args.radius:g}, P = {P} directions ({2 * P} probes), {args.chords} chords; threads {threads}")
+    local_complexity(net, X[:2], args.radius, n_chords=4, n_probes=args.probes, progress=False)  # warm-up (compiled kernels)
+    floor = statistics.median(plain_forward(net, n_vertices) for _ in range(args.repeats))
+    print(f"floor: one forward pass over {n_vertices} points = {floor:.3f} s (median of {args.repeats})")
+    header = f"{'columns':>22} {'time [s]':>9} {'ratio':>6} {'per point [ms]':>14}  result (mean over points, all layers)"
+    print(header)
+    print("-" * len(header))
+    for cols in (("density",), ("probes",), ("proxy",), ("density", "probes", "proxy")):
+        times, df = [], None
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            df = local_complexity(net, X, args.radius, n_chords=args.chords, n_probes=args.probes, columns=cols,
+                                  seed=args.seed, progress=False)
+            times.append(time.perf_counter() - t0)
+        t = statistics.median(times)
+        tot = df[df["layer"] == -1].mean(numeric_only=True)
+        res = ", ".join(f"{k} {tot[k]:.4g}" for k in ("density_linear", "probe_crossings_activation", "probe_neurons", "proxy") if k in tot)
+        print(f"{'+'.join(cols):>22} {t:9.3f} {t / floor:6.2f} {1000 * t / X.shape[0]:14.2f}  {res}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""A small ResNet trained on MNIST padded to 32 x 32: exact regions along segments between test
+images, per layer, at initialisation and after one epoch (the torch-native engine).
+
+Run by hand (not in CI; a few minutes on 2 CPU cores with the defaults):
+
+    .venv/bin/python examples/resnet_mnist.py [--width 4] [--train-size 60000] [--segments 3]
+
+What it does (docs/resnet_example.md shows the output):
+
+1. builds torchvision's ResNet-18 layout (BasicBlocks, widths ``w, 2w, 4w, 8w``) with the CIFAR stem
+   (3x3 conv, no max-pool) for 1-channel 32 x 32 inputs and 10 classes (random init, no weights
+   downloaded), MNIST from ``linregions.data.mnist`` (offline), images padded 28 -> 32;
+2. at initialisation: exact partitions of segments between pairs of test images of different
+   digits with ``linregions.engine.lines`` (the module's own conv / batch-norm / residual ops in
+   float64), counting the crossings of each stage (stem, layer1..layer4) and the linear regions;
+3. trains one epoch (SGD with momentum, batch 128, batch norm in training mode), puts the model in
+   eval mode, and repeats 2 on the same segments.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from linregions.data import mnist
+from linregions.engine import compile_program, lines
+from linregions.engine.models import cifar_resnet18
+
+
+def padded(images: np.ndarray) -> torch.Tensor:
+    """(n, 784) in [0, 1] -> (n, 1, 32, 32), zero-padded by 2 pixels on each side."""
+    x = torch.as_tensor(np.array(images, dtype=np.float32)).reshape(-1, 1, 28, 28)
+    return F.pad(x, (2, 2, 2, 2))
+
+
+def stage(site_name: str) -> str:
+    """The ResNet stage an activation site belongs to (fx node names: 'relu', 'layer2_1_relu_1', ...)."""
+    return site_name.split("_")[0] if site_name.startswith("layer") else "stem"
+
+
+def per_stage(model, X0: torch.Tensor, X1: torch.Tensor, chunk_points: int) -> dict:
+    prog = compile_program(model, (1, 32, 32))
+    t0 = time.perf_counter()
+    batch = lines(prog, X0.double(), X1.double(), chunk_points=chunk_points)
+    elapsed = time.perf_counter() - t0
+    names = [stage(s.name) for s in prog.sites]
+    counts = {k: 0 for k in ("stem", "layer1", "layer2", "layer3", "layer4")}
+    for l in batch.layer:
+        counts[names[l]] += 1
+    S = len(batch)
+    out = {k: v / S for k, v in counts.items()}
+    out["activation regions"] = float(batch.num_regions("activation").mean())
+    out["linear regions"] = float(batch.num_regions("linear").mean())
+    out["seconds/segment"] = elapsed / S
+    return out
+
+
+def train_one_epoch(model, X: torch.Tensor, y: torch.Tensor, seed: int = 0) -> float:
+    g = torch.Generator().manual_seed(seed)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    perm = torch.randperm(X.shape[0], generator=g)
+    for i in range(0, X.shape[0], 128):
+        idx = perm[i : i + 128]
+        opt.zero_grad()
+        F.cross_entropy(model(X[idx]), y[idx]).backward()
+        opt.step()
+    model.eval()
+    return 0.0
+
+
+def accuracy(model, X: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float((model(X).argmax(1) == y).float().mean())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--width", type=int, default=4)
+    ap.add_argument("--train-size", type=int, default=60000)
+    ap.add_argument("--segments", type=int, default=3)
+    ap.add_argument("--chunk-points", type=int, default=2048)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    train, test = mnist("train", limit=a.train_size, dtype=np.float32), mnist("test", limit=2000, dtype=np.float32)
+    Xtr, ytr = padded(train.images), torch.as_tensor(np.array(train.labels), dtype=torch.long)
+    Xte, yte = padded(test.images), torch.as_tensor(np.array(test.labels), dtype=torch.long)
+    # segments between test images of different digits: digit i -> digit i + 1
+    first = [int(np.nonzero(test.labels == d)[0][0]) for d in range(10)]
+    pairs = [(first[i], first[i + 1]) for i in range(a.segments)]
+    X0 = torch.stack([Xte[i] for i, _ in pairs])
+    X1 = torch.stack([Xte[j] for _, j in pairs])
+    model = cifar_resnet18(width=a.width, num_classes=10, in_channels=1)
+
+    rows = {"initialisation": per_stage(model, X0, X1, a.chunk_points)}
+    rows["initialisation"]["test accuracy"] = accuracy(model, Xte, yte)
+    t0 = time.perf_counter()
+    train_one_epoch(model, Xtr, ytr)
+    train_s = time.perf_counter() - t0
+    rows["after one epoch"] = per_stage(model, X0, X1, a.chunk_points)
+    rows["after one epoch"]["test accuracy"] = accuracy(model, Xte, yte)
+
+    print(f"ResNet-18 layout, widths {a.width}-{8 * a.width}, CIFAR stem, MNIST padded to 32x32; "
+          f"one epoch on {Xtr.shape[0]} images took {train_s:.0f} s; {a.segments} segments between test digits d -> d+1")
+    keys = list(rows["initialisation"])
+    print(f"| {'per segment':<20} | {'initialisation':>15} | {'after one epoch':>15} |")
+    print(f"|{'-' * 22}|{'-' * 17}|{'-' * 17}|")
+    for k in keys:
+        label = k if k in ("activation regions", "linear regions", "seconds/segment", "test accuracy") else f"crossings in {k}"
+        print(f"| {label:<20} | {rows['initialisation'][k]:>15.3g} | {rows['after one epoch'][k]:>15.3g} |")
+
+
+if __name__ == "__main__":
+    main()

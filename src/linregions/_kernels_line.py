@@ -1,0 +1,81 @@
+"""Compiled kernels of the 1D engine (numba, ``cache=True``), with a numpy fallback if numba is
+missing.
+
+The kernels themselves live in ``_kernels_line_nb`` (loaded on first use, so that importing
+linregions does not import numba): the per-segment layer loop of ``linregions.line`` and a
+*row-invariant* matrix product: row i of ``A @ WT`` is computed by the same sequence of
+floating-point operations whatever the other rows of ``A`` are. BLAS does not promise that for a
+row inside a larger product (OpenBLAS rounds the last row of an odd block with an edge kernel and
+a single row with gemv, so one row's result changes by an ulp with the number of rows), and the
+exact partitions must not depend on which other segments are in a batch
+(``linregions.line.lines``). The compiled layer loop calls BLAS once per segment, which is
+row-invariant by construction.
+"""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+#: numba is a required dependency; without it (a broken install) the engine falls back to numpy.
+HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+
+#: Products with at most this many weights (n_prev * n) use the compiled row-wise kernel; larger
+#: ones call BLAS once per segment (a block of rows that is the same in every batch).
+SMALL_LAYER = 160 * 160
+
+
+def rows_matmul(A: np.ndarray, WT: np.ndarray, starts: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """``A @ WT (+ b)`` where each row's value depends only on the rows of its own block
+    ``starts[i]:starts[i + 1]`` (blocks are segments; ``starts`` ends with ``len(A)``).
+
+    Small layers: a compiled loop that computes every row on its own (fixed summation order).
+    Large layers: one BLAS call per block, so a block's rows are rounded the same way in any batch.
+    """
+    M, N = A.shape[0], WT.shape[1]
+    if HAVE_NUMBA and WT.shape[0] * N <= SMALL_LAYER:
+        bb = np.zeros(N) if b is None else np.ascontiguousarray(b, dtype=np.float64)
+        from ._kernels_line_nb import _rowwise_matmul
+
+        return _rowwise_matmul(np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(WT), bb)
+    out = np.empty((M, N))
+    if len(starts) == 2:
+        np.matmul(A, WT, out=out)
+    else:
+        for i in range(len(starts) - 1):
+            s0, s1 = starts[i], starts[i + 1]
+            if s1 > s0:
+                np.matmul(A[s0:s1], WT, out=out[s0:s1])
+    if b is not None:
+        out += b
+    return out
+
+
+def segment_partition(*args):
+    """The compiled per-segment layer loop (``_kernels_line_nb.segment_partition``), loaded on first use."""
+    from ._kernels_line_nb import segment_partition as kernel
+
+    global segment_partition
+    segment_partition = kernel
+    return kernel(*args)
+
+
+def segments_partition(*args):
+    """``_kernels_line_nb.segments_partition`` (all segments of a chunk in one compiled call)."""
+    from ._kernels_line_nb import segments_partition as kernel
+
+    global segments_partition
+    segments_partition = kernel
+    return kernel(*args)
+
+
+def interval_states(*args):
+    """``_kernels_line_nb.interval_states`` (one compiled pass of ``line.core._interval_states``)."""
+    from ._kernels_line_nb import interval_states as kernel
+
+    global interval_states
+    interval_states = kernel
+    return kernel(*args)
+
+
+__all__ = ["HAVE_NUMBA", "SMALL_LAYER", "rows_matmul", "segment_partition", "segments_partition", "interval_states"]

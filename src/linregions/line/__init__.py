@@ -1,0 +1,164 @@
+"""Exact partitions of segments of input space into activation and linear regions.
+
+On a segment x(t) = x0 + t (x1 - x0), t in [0, 1], every pre-activation is continuous and
+piecewise affine in t. The partition is built layer by layer (the paper's "exact layer-by-layer
+splitting"): once layers < l are affine on each interval between the current points, u_l is affine
+there too, so its values at the interval's ends give every crossing of a breakpoint in closed
+form; new points get their pre-activations by exact linear interpolation. The same affinity gives
+each interval's piece of u_l from the midpoint of its end values, and the tangent d u_l / dt on
+each interval is carried along (one matmul), which yields the output's affine piece at the end.
+Cost: for each layer l, two matmuls (values at the points, tangents on the intervals) over the
+points that exist when layer l is split (layer 0 sees only the segment ends), plus elementwise
+work; on MNIST-sized ReLU nets this is about 1-2x one plain forward pass over the final points
+(``benchmarks/line.py``).
+
+Two kinds of region (docs/theory.md):
+
+- activation regions: maximal intervals of constant activation pattern. A point separates two of
+  them when some neuron changes its piece there (a *crossing*).
+- linear regions: maximal intervals on which the output N is one affine map. A point separates
+  two of them when the output's slope dN/dt jumps there. For networks with continuous parameter
+  laws this happens exactly at the points with a *good* crossing (Prop. 9 restricted to the
+  line); the per-crossing ``good`` flag is reported too.
+
+Degenerate arrangements (zero biases: many neurons switching at one point, neurons identically at
+a breakpoint on an interval) are handled with the tolerances of ``linregions.tolerances``: snapping
+to a breakpoint with each breakpoint's own scale (``snap_scale``), merging crossings closer than
+``T_MERGE``, and slope jumps decided by ``slope_jump`` above the rounding floor ``slope_noise``.
+Every decision that was *close* is counted; where one was, the sub-interval around it is
+re-decided in exact rational arithmetic on the float64 parameters (``linregions.exact``), so the
+counts stay exact below float64 resolution (``LinePartition.close_decisions``, ``certified``,
+``exact_windows``).
+
+Engine. The layer loop runs per segment in a compiled kernel (``linregions._kernels_line``,
+numba); without numba, in numpy over all segments at once. Every matrix product covers the rows of
+one segment only (or is computed row by row in a fixed order), so a segment's result is the same,
+bit for bit, whatever other segments are in the batch: BLAS rounds a row differently depending on
+the other rows of the product. Package layout: ``results`` (``LinePartition``, ``LineBatch``),
+``core`` (the splitting), ``redecide`` (exact re-decision), ``real`` (``real_line``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from ..network import Network
+from .core import (  # noqa: F401 (private helpers shared with plane, enumerate, distance)
+    _check_segments, _code_open, _forward_tangent, _open, _partition_chunk, _reachability, _snap_scale, _states,
+)
+from .redecide import _redecide
+from .results import Kind, LineBatch, LinePartition, _check_kind, _concat, _unit_kinds  # noqa: F401
+
+__all__ = ["LinePartition", "LineBatch", "line", "lines", "real_line", "Kind"]
+
+#: Peak memory target of one chunk of segments (bytes); chunks are processed one after another.
+_CHUNK_BYTES = 96 * 2**20
+
+
+def _is_module(obj: Any) -> bool:
+    """Whether ``obj`` is a torch ``nn.Module`` (without importing torch when it is not loaded)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _module_only(input_shape: Any, device: Any, chunk_points: Any) -> None:
+    if input_shape is not None or device is not None or chunk_points is not None:
+        raise TypeError("input_shape, device and chunk_points apply to torch modules (the torch-native engine), "
+                        "not to a linregions.Network")
+
+
+def lines(net: Network, X0: Any, X1: Any, *, progress: bool = False, exact: bool = True, input_shape: Any = None,
+          device: Any = None, chunk_points: int | None = None) -> LineBatch:
+    """Exact partitions of the segments [X0[i], X1[i]] (vectorised over segments).
+
+    Parameters
+    ----------
+    net : the network: a ``linregions.Network``, or a piecewise-linear ``torch.nn.Module`` (MLP,
+        CNN, ResNet), which runs through the torch-native engine (``linregions.engine``) with the
+        module's own ops in float64 on ``device``, peak memory set by ``chunk_points``; segment
+        ends are then shaped like one sample (``input_shape``) or batches of them.
+    X0, X1 : (S, n_in) segment ends (numpy, torch or nested lists).
+    progress : show a progress bar over chunks of segments.
+    exact : re-decide close tolerance decisions in exact rational arithmetic on the float64
+        parameters (``linregions.exact``) over the short sub-interval around them, so that counts
+        stay exact below float64 resolution. Decisions left close (``exact=False``, or a
+        sub-interval too expensive to re-decide) are counted in ``close_decisions``, and a
+        ``UserWarning`` names how many erased more than rounding noise.
+
+    A segment's result depends only on that segment (never on the others in the batch).
+
+    >>> from linregions import random_mlp
+    >>> import numpy as np
+    >>> net = random_mlp(4, [16, 16], seed=0)
+    >>> batch = lines(net, np.zeros((3, 4)), np.eye(4)[:3])
+    >>> batch.num_regions("activation").shape
+    (3,)
+    """
+    if _is_module(net):
+        from ..engine import CHUNK_POINTS, lines as module_lines
+
+        return module_lines(net, X0, X1, input_shape=input_shape, device=device,
+                            chunk_points=chunk_points or CHUNK_POINTS, progress=progress)
+    _module_only(input_shape, device, chunk_points)
+    return _lines(net, *_check_segments(net, X0, X1), progress=progress, exact=exact)
+
+
+def _lines(net: Network, X0: np.ndarray, X1: np.ndarray, *, progress: bool = False, exact: bool = True) -> LineBatch:
+    """``lines`` on checked float64 segment ends."""
+    S = X0.shape[0]
+    # Chunk size from a memory estimate: about 6 float64 rows of the widest layer and one state
+    # byte per neuron per point. The first chunk assumes the worst case of every neuron crossing
+    # every breakpoint; later chunks use the points per segment seen so far (with margin).
+    n_neurons = sum(W.shape[0] for W in net.weights[:-1])  # an upper bound of net.num_neurons
+    per_point = 48 * max(W.shape[0] for W in net.weights[:-1]) + 2 * n_neurons + 64
+    est_points = 2.0 + n_neurons * max(a.T for a in net.activations)
+    bar = None
+    if progress and S > 1:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=S, desc="segments", unit="seg")
+    parts, start, seen_points = [], 0, 0
+    while start < S:
+        per_segment = int(est_points * per_point) + 32 * net.n_in  # + the ends and their difference
+        chunk = int(max(1, min(S - start, _CHUNK_BYTES // per_segment)))
+        part = _partition_chunk(net, X0[start : start + chunk], X1[start : start + chunk])
+        parts.append(part)
+        start += chunk
+        seen_points += part["t"].size + 2 * chunk
+        est_points = max(2.0, 1.5 * seen_points / start)
+        if bar is not None:
+            bar.update(chunk)
+    if bar is not None:
+        bar.close()
+    batch = _concat(X0, X1, parts, net.n_out)
+    batch = _redecide(net, batch, parts, exact)
+    return dataclasses.replace(batch, unit_kind=_unit_kinds(net, batch.layer, batch.unit))
+
+
+def line(net: Network, x0: Any, x1: Any, *, exact: bool = True, input_shape: Any = None, device: Any = None,
+         chunk_points: int | None = None) -> LinePartition:
+    """The exact partition of the segment [x0, x1] into activation and linear regions
+    (``net``: a ``Network`` or a torch ``nn.Module``, as in ``lines``).
+
+    >>> from linregions import random_mlp
+    >>> net = random_mlp(2, [32, 32], seed=1)
+    >>> part = line(net, [-1.0, -1.0], [1.0, 1.0])
+    >>> part.num_regions("linear") <= part.num_regions("activation")
+    True
+    """
+    if _is_module(net):
+        from ..engine import CHUNK_POINTS, line as module_line
+
+        return module_line(net, x0, x1, input_shape=input_shape, device=device, chunk_points=chunk_points or CHUNK_POINTS)
+    _module_only(input_shape, device, chunk_points)
+    X0, X1 = _check_segments(net, x0, x1)
+    if X0.shape[0] != 1:
+        raise ValueError("line takes one segment; use lines(net, X0, X1) for many")
+    return _lines(net, X0, X1, exact=exact)[0]
+
+
+from .real import real_line  # noqa: E402 (real_line uses lines)
