@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from ..line import LineBatch, LinePartition
+from ..line.results import _concat
 from ..tolerances import SLOPE_RTOL, SNAP_RTOL, T_MERGE, slope_noise
 from .program import InputShapeError, ModuleProgram, compile_program
 from .protocol import Live, insert_rows
@@ -401,32 +402,6 @@ def _records(prog, seg, t, states, N_pts, dN_pts, X0, X1, chunk) -> dict[str, di
     )
 
 
-def _concat(X0: np.ndarray, X1: np.ndarray, parts: list[dict], n_out: int) -> LineBatch:
-    S = X0.shape[0]
-    if not parts:
-        e_f, e_i, e_b = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool)
-        z = np.zeros(1, np.int64)
-        return LineBatch(x0=X0, x1=X1, t=e_f, linear=e_b, point_offsets=z, crossing_point=e_i, layer=e_i, unit=e_i,
-                         breakpoint=e_i, good=e_b, crossing_offsets=z, slopes=np.zeros((0, n_out)),
-                         intercepts=np.zeros((0, n_out)), unit_kind=np.zeros(0, np.int8))
-    p_off, c_off = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)]
-    n_p = n_c = 0
-    for p in parts:
-        p_off.append(p["point_offsets"][1:] + n_p)
-        c_off.append(p["crossing_offsets"][1:] + n_c)
-        p["crossing_point"] = p["crossing_point"] + n_p
-        n_p += p["t"].size
-        n_c += p["layer"].size
-    cat = lambda key: np.concatenate([p[key] for p in parts])  # noqa: E731
-    return LineBatch(
-        x0=X0.reshape(S, -1), x1=X1.reshape(S, -1), t=cat("t"), linear=cat("linear"),
-        point_offsets=np.concatenate(p_off).astype(np.int64), crossing_point=cat("crossing_point").astype(np.int64),
-        layer=cat("layer").astype(np.int64), unit=cat("unit").astype(np.int64), breakpoint=cat("breakpoint").astype(np.int64),
-        good=cat("good"), crossing_offsets=np.concatenate(c_off).astype(np.int64), slopes=cat("slopes"),
-        intercepts=cat("intercepts"), unit_kind=cat("unit_kind").astype(np.int8),
-    )
-
-
 def _program(module: Any, shape: tuple, device: Any) -> ModuleProgram:
     if isinstance(module, ModuleProgram):
         if module.input_shape != shape:
@@ -486,7 +461,7 @@ def lines(module: Any, X0: Any, X1: Any, *, input_shape: Sequence[int] | None = 
             bar.update(chunk)
     if bar is not None:
         bar.close()
-    return _concat(X0t.numpy(), X1t.numpy(), parts, prog.n_out)
+    return _concat(X0t.numpy(), X1t.numpy(), parts, prog.n_out)  # line.results._concat
 
 
 def line(module: Any, x0: Any, x1: Any, *, input_shape: Sequence[int] | None = None, device: Any = None,

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .._views import RegionViews
+
 from ..line import Kind, _check_kind, _open, _reachability
 from ..network import Network, _as_matrix
 from ..tolerances import CLOSE_FACTOR, SNAP_NOISE_FRACTION, SNAP_RTOL, slope_jump, slope_noise, snap_scale
@@ -30,7 +32,7 @@ _CHUNK = 4096
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class PolyhedralComplex:
+class PolyhedralComplex(RegionViews):
     """The exact activation complex of a network inside a box ``[low, high]`` (dimension n <= 4).
 
     Regions (the n-dimensional cells, i.e. activation regions intersected with the box):
@@ -156,31 +158,6 @@ class PolyhedralComplex:
         return self.volume(1, kind)
 
     # -- regions as objects (linregions.regions / serialize) -----------------------------------
-    def regions(self, kind: Kind = "activation", *, columns="all", level: float | None = None):
-        """One row per region, a pandas DataFrame (``linregions.regions.region_table``)."""
-        from ..regions import region_table
-
-        return region_table(self, kind, columns=columns, level=level)
-
-    def locate(self, points, kind: Kind = "activation") -> np.ndarray:
-        """Region id of each point (box coordinates (m, n)); -1 outside the box."""
-        from ..regions import locate
-
-        return locate(self, points, kind)
-
-    def local_maps(self, kind: Kind = "activation"):
-        from ..regions import local_maps
-
-        return local_maps(self, kind)
-
-    def dual_graph(self, kind: Kind = "activation"):
-        from ..regions import dual_graph
-
-        return dual_graph(self, kind)
-
-    def to_frame(self, kind: Kind = "activation"):
-        return self.regions(kind)
-
     def save(self, path) -> None:
         """Write to ``.npz`` (``linregions.load`` reads it back)."""
         from ..serialize import save

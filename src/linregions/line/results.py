@@ -7,6 +7,8 @@ from typing import Iterator, Literal
 
 import numpy as np
 
+from .._views import RegionViews, NotebookViews
+
 from ..network import Network
 
 Kind = Literal["linear", "activation"]
@@ -21,7 +23,7 @@ def _check_kind(kind: str) -> None:
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class LinePartition:
+class LinePartition(RegionViews, NotebookViews):
     """The exact partition of one segment [x0, x1].
 
     Attributes
@@ -85,38 +87,11 @@ class LinePartition:
         return float(np.linalg.norm(self.x1 - self.x0))
 
     # -- regions as objects (linregions.regions / decision / serialize / notebook) -------------
-    def regions(self, kind: Kind = "activation", *, columns="all", level: float | None = None):
-        """One row per interval (or linear region), a pandas DataFrame (``region_table``)."""
-        from ..regions import region_table
-
-        return region_table(self, kind, columns=columns, level=level)
-
-    def locate(self, points, kind: Kind = "activation") -> np.ndarray:
-        """Region id of each point: parameters t (m,) in [0, 1], or inputs (m, n_in) on the
-        segment; -1 off the segment."""
-        from ..regions import locate
-
-        return locate(self, points, kind)
-
-    def local_maps(self, kind: Kind = "activation"):
-        """Every region's affine map in t and Lipschitz constant along the segment."""
-        from ..regions import local_maps
-
-        return local_maps(self, kind)
-
     def decision_boundary(self, level: float | None = None):
         """The exact points t where the predicted class changes."""
         from ..decision import segment_boundary
 
         return segment_boundary(self, level)
-
-    def dual_graph(self, kind: Kind = "activation"):
-        from ..regions import dual_graph
-
-        return dual_graph(self, kind)
-
-    def to_frame(self, kind: Kind = "activation"):
-        return self.regions(kind)
 
     def plot(self, ax=None, **kw):
         """Rug plot of the breakpoints by layer under the output (``linregions.plot.plot_line``)."""
@@ -136,21 +111,6 @@ class LinePartition:
         from ..plot import save_line
 
         save_line(self, path, **kw)
-
-    def _repr_png_(self) -> bytes:
-        from ..notebook import repr_png
-
-        return repr_png(self)
-
-    def _repr_svg_(self):
-        from ..notebook import repr_svg
-
-        return repr_svg(self)
-
-    def _repr_html_(self) -> str:
-        from ..notebook import repr_html
-
-        return repr_html(self)
 
     def __repr__(self) -> str:
         return (
@@ -262,13 +222,18 @@ def _unit_kinds(net: Network, layer: np.ndarray, unit: np.ndarray) -> np.ndarray
 
 
 def _concat(X0: np.ndarray, X1: np.ndarray, parts: list[dict], n_out: int = 1) -> LineBatch:
+    """One flat ``LineBatch`` from chunks of segments (dicts of flat arrays with per-chunk offsets;
+    ``close_decisions`` and ``unit_kind`` are used when every chunk has them). Shared by the dense
+    path and the torch-native engine."""
+    S = X0.shape[0]
+    X0, X1 = X0.reshape(S, int(np.prod(X0.shape[1:]))), X1.reshape(S, int(np.prod(X1.shape[1:])))
+    e_f, e_i, e_b = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool)
     if not parts:  # no segments
-        n_out_empty = np.zeros((0, n_out))
-        e_f, e_i, e_b = np.zeros(0), np.zeros(0, np.int64), np.zeros(0, bool)
         z = np.zeros(1, np.int64)
         return LineBatch(x0=X0, x1=X1, t=e_f, linear=e_b, point_offsets=z, crossing_point=e_i, layer=e_i,
-                         unit=e_i, breakpoint=e_i, good=e_b, crossing_offsets=z, slopes=n_out_empty,
-                         intercepts=n_out_empty, close_decisions=e_i, exact_windows=e_i)
+                         unit=e_i, breakpoint=e_i, good=e_b, crossing_offsets=z, slopes=np.zeros((0, n_out)),
+                         intercepts=np.zeros((0, n_out)), close_decisions=e_i, exact_windows=e_i,
+                         unit_kind=np.zeros(0, np.int8))
     p_off, c_off = [np.zeros(1, np.int64)], [np.zeros(1, np.int64)]
     n_p = n_c = 0
     for p in parts:
@@ -277,11 +242,14 @@ def _concat(X0: np.ndarray, X1: np.ndarray, parts: list[dict], n_out: int = 1) -
         p["crossing_point"] = p["crossing_point"] + n_p
         n_p += p["t"].size
         n_c += p["layer"].size
-    cat = lambda key: np.concatenate([p[key] for p in parts])  # noqa: E731
+    cat = lambda key, dt=None: np.concatenate([p[key] for p in parts]).astype(dt or parts[0][key].dtype, copy=False)  # noqa: E731
+    has = lambda key: all(key in p for p in parts)  # noqa: E731
     return LineBatch(
-        x0=X0, x1=X1, t=cat("t"), linear=cat("linear"), point_offsets=np.concatenate(p_off),
-        crossing_point=cat("crossing_point"), layer=cat("layer"), unit=cat("unit"),
-        breakpoint=cat("breakpoint"), good=cat("good"), crossing_offsets=np.concatenate(c_off),
-        slopes=cat("slopes"), intercepts=cat("intercepts"), close_decisions=cat("close_decisions"),
-        exact_windows=np.zeros(X0.shape[0], np.int64),
+        x0=X0, x1=X1, t=cat("t"), linear=cat("linear"), point_offsets=np.concatenate(p_off).astype(np.int64),
+        crossing_point=cat("crossing_point", np.int64), layer=cat("layer", np.int64), unit=cat("unit", np.int64),
+        breakpoint=cat("breakpoint", np.int64), good=cat("good"),
+        crossing_offsets=np.concatenate(c_off).astype(np.int64), slopes=cat("slopes"), intercepts=cat("intercepts"),
+        close_decisions=cat("close_decisions") if has("close_decisions") else None,
+        exact_windows=np.zeros(S, np.int64) if has("close_decisions") else None,
+        unit_kind=cat("unit_kind", np.int8) if has("unit_kind") else None,
     )

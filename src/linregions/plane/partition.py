@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._views import RegionViews, NotebookViews
+
 from ..network import Network
 from ..tolerances import UNIT_ROUNDOFF
 from .builder import _Builder
@@ -119,7 +121,7 @@ def assemble(net: Network, rnet: Network, x0: np.ndarray, B: np.ndarray, poly: n
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class PlanePartition:
+class PlanePartition(RegionViews, NotebookViews):
     """The exact planar complex of a slice x(s) = origin + basis @ s over a convex domain.
 
     Attributes
@@ -349,45 +351,17 @@ class PlanePartition:
         return plot_plane(self, ax=ax, **kw)
 
     # -- regions as objects (linregions.regions / decision / serialize / notebook) -------------
-    def regions(self, kind: Kind = "activation", *, columns="all", level: float | None = None):
-        """One row per region, a pandas DataFrame (``linregions.regions.region_table``)."""
-        from ..regions import region_table
-
-        return region_table(self, kind, columns=columns, level=level)
-
-    def locate(self, points, kind: Kind = "activation") -> np.ndarray:
-        """Region id of each point (plane coordinates, (m, 2)); -1 outside the domain."""
-        from ..regions import locate
-
-        return locate(self, points, kind)
-
-    def local_maps(self, kind: Kind = "activation"):
-        """Every region's affine map, Jacobian and Lipschitz constant on the plane."""
-        from ..regions import local_maps
-
-        return local_maps(self, kind)
-
     def decision_boundary(self, level: float | None = None):
         """The exact decision boundary ({N = level} for one output, argmax changes for several)."""
         from ..decision import plane_boundary
 
         return plane_boundary(self, level)
 
-    def dual_graph(self, kind: Kind = "activation"):
-        """Region adjacency (scipy.sparse / networkx) with each adjacency's neuron and kind."""
-        from ..regions import dual_graph
-
-        return dual_graph(self, kind)
-
     def decision_betti(self, level: float | None = None):
         """Betti numbers (b0, b1) of every class's decision region on this slice."""
         from ..regions import decision_betti
 
         return decision_betti(self, level)
-
-    def to_frame(self, kind: Kind = "activation"):
-        """The region table (``regions``)."""
-        return self.regions(kind)
 
     def to_geojson(self, path=None, **kw) -> dict:
         """GeoJSON FeatureCollection of the faces (and the decision boundary)."""
@@ -408,21 +382,6 @@ class PlanePartition:
         from ..plot import save_plane
 
         save_plane(self, path, **kw)
-
-    def _repr_png_(self) -> bytes:
-        from ..notebook import repr_png
-
-        return repr_png(self)
-
-    def _repr_svg_(self):
-        from ..notebook import repr_svg
-
-        return repr_svg(self)
-
-    def _repr_html_(self) -> str:
-        from ..notebook import repr_html
-
-        return repr_html(self)
 
     def __repr__(self) -> str:
         return (
