@@ -197,8 +197,8 @@ class PlanePartition(RegionViews, NotebookViews):
 
     @cached_property
     def _jumps(self) -> tuple[np.ndarray, int]:
-        grad, _, agrad = self._affine
-        jump, close = edge_jumps(self._rnet, grad, agrad, self.edge_faces, self.interior)
+        grad, _ = self._affine
+        jump, close = edge_jumps(self._rnet, grad, self._states, self._roots, self.edge_faces, self.interior)
         if close:
             _close_warning("the linear regions", {"slope": close})
         return jump, close
@@ -322,10 +322,10 @@ class PlanePartition(RegionViews, NotebookViews):
     def affine_maps(self) -> tuple[np.ndarray, np.ndarray]:
         """Per face: ``grad`` (F, n_out, 2) and ``offset`` (F, n_out) with
         N(origin + basis @ s) = offset + grad @ s on the face (exact, from the face's pattern)."""
-        return self._affine[:2]
+        return self._affine
 
     @cached_property
-    def _affine(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _affine(self) -> tuple[np.ndarray, np.ndarray]:
         return face_affine(self._rnet, self._states, self._roots, self.interior_points)
 
     def slope_jump(self) -> np.ndarray:

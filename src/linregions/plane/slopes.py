@@ -13,25 +13,70 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import Network
-from ..tolerances import slope_jump, slope_noise
+from ..network import PASSTHROUGH, Network
+from ..tolerances import CLOSE_FACTOR, SLOPE_RTOL, slope_jump, slope_noise, vector_norm
 
 #: Faces per block.
 _BLOCK = 1 << 14
 
 
-def face_affine(rnet: Network, states, roots: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per face f: ``grad`` (F, n_out, 2), ``offset`` (F, n_out), and ``abs_grad`` (F, n_out, 2),
-    the magnitude of the summands of the last product ``|W_d| |D_{d-1} ... W_0|`` (the scale of
-    ``slope_noise``). ``X`` (F, 2) are interior points; the pattern of face f in layer l is
-    ``states[l][roots[f, l]]``. Forward tangents along the two plane directions, as flat matmuls
-    (faces x directions rows)."""
+def _piece_intercepts(rnet: Network, l: int, pieces: np.ndarray) -> np.ndarray:
+    """c with phi_l(u) = q u + c on the given pieces (k, n_l) (passthrough units: 0)."""
+    act = rnet.activations[l]
+    xi, q, phis = act.breakpoints, act.slopes, act.values_at_breakpoints
+    a = np.clip(pieces - 1, 0, act.T - 1)  # the breakpoint the piece's formula is anchored at
+    if act.per_unit:
+        rows = np.arange(q.shape[0])
+        c = phis[rows, a] - q[rows, pieces] * xi[a]
+    else:
+        c = phis[a] - q[pieces] * xi[a]
+    if rnet.unit_kinds is not None:
+        c = np.where(rnet.kinds(l) == PASSTHROUGH, 0.0, c)
+    return c
+
+
+def _face_affine_backward(rnet: Network, states, roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per face f: ``grad`` (F, n_out, 2) and ``offset`` (F, n_out) (see ``face_affine``).
+
+    Backward, from the output: with r_l = dN/da_l (r_{d-1} = W_d) and a_l = q_l u_l + c_l on the
+    face's pieces, N = b_d + sum_l r_l . (q_l b_l + c_l) + r_{-1} . s, and r_{l-1} = (r_l q_l) W_l.
+    One flat matmul per layer over n_out rows per face; no forward pass."""
+    F = roots.shape[0]
+    n_out, d = rnet.n_out, rnet.depth
+    grad = np.empty((F, n_out, 2))
+    off = np.empty((F, n_out))
+    Wd = rnet.weights[-1]
+    for s0 in range(0, F, _BLOCK):
+        f = np.arange(s0, min(F, s0 + _BLOCK))
+        k = f.size
+        g = np.broadcast_to(Wd, (k,) + Wd.shape).reshape(k * n_out, -1)  # rows: face-major, then output
+        o = np.broadcast_to(rnet.biases[-1], (k, n_out)).reshape(-1).copy()
+        for l in range(d - 1, -1, -1):
+            p = states[l][roots[f, l]] // 2  # on a breakpoint: the left piece
+            q = rnet.slope(l, p)
+            c = _piece_intercepts(rnet, l, p)
+            if n_out > 1:
+                q, c = np.repeat(q, n_out, axis=0), np.repeat(c, n_out, axis=0)
+            gq = g * q
+            o += np.einsum("rn,rn->r", g, c) + gq @ rnet.biases[l]
+            g = gq @ rnet.weights[l]
+        grad[f] = g.reshape(k, n_out, 2)
+        off[f] = o.reshape(k, n_out)
+    return grad, off
+
+
+def face_affine(rnet: Network, states, roots: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per face f: ``grad`` (F, n_out, 2) and ``offset`` (F, n_out) with N = offset + grad @ s on
+    the face. ``X`` (F, 2) are interior points; the pattern of face f in layer l is
+    ``states[l][roots[f, l]]``. The product W_d D_{d-1} ... D_0 W_0 is taken from the cheaper
+    side: from the output (``_face_affine_backward``, n_out rows per face, no forward pass) when
+    n_out <= 2, else from the two plane directions (forward tangents, faces x directions rows)."""
+    if rnet.n_out <= 2:
+        return _face_affine_backward(rnet, states, roots)
     F = X.shape[0]
     n_out, d = rnet.n_out, rnet.depth
     grad = np.empty((F, n_out, 2))
-    agrad = np.empty((F, n_out, 2))
     off = np.empty((F, n_out))
-    absW = [np.abs(W) for W in rnet.weights]
     for s0 in range(0, F, _BLOCK):
         x = X[s0 : s0 + _BLOCK]
         k = x.shape[0]
@@ -48,16 +93,34 @@ def face_affine(rnet: Network, states, roots: np.ndarray, X: np.ndarray) -> tupl
         N = a @ W.T + b
         g = np.stack([t[:k] @ W.T, t[k:] @ W.T], axis=2)  # (k, n_out, 2)
         grad[s0 : s0 + k] = g
-        at = np.abs(t)  # the summands of the last product bound its rounding (``slope_noise``)
-        agrad[s0 : s0 + k] = np.stack([at[:k] @ absW[-1].T, at[k:] @ absW[-1].T], axis=2)
         off[s0 : s0 + k] = N - np.einsum("fij,fj->fi", g, x)
-    return grad, off, agrad
+    return grad, off
 
 
-def edge_jumps(rnet: Network, grad: np.ndarray, agrad: np.ndarray, edge_faces: np.ndarray, interior: np.ndarray):
+def face_abs_grad(rnet: Network, states, roots: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(len(faces), n_out, 2): the magnitude of the summands of the gradient's last product,
+    ``|W_d| |D_{d-1} W_{d-1} ... D_0 W_0|`` on each given face (the scale of ``slope_noise``)."""
+    absWd = np.abs(rnet.weights[-1])
+    out = np.empty((faces.size, rnet.n_out, 2))
+    for s0 in range(0, faces.size, _BLOCK):
+        f = faces[s0 : s0 + _BLOCK]
+        k = f.size
+        t = np.repeat(np.eye(2), k, axis=0)
+        for l in range(rnet.depth):
+            t = (t @ rnet.weights[l].T) * np.tile(rnet.slope(l, states[l][roots[f, l]] // 2), (2, 1))
+        at = np.abs(t)
+        out[s0 : s0 + k] = np.stack([at[:k] @ absWd.T, at[k:] @ absWd.T], axis=2)
+    return out
+
+
+def edge_jumps(rnet: Network, grad: np.ndarray, states, roots: np.ndarray, edge_faces: np.ndarray,
+               interior: np.ndarray):
     """(E,) jump of the output's gradient across every interior edge (``tolerances.slope_jump``
-    with the rounding floor ``slope_noise`` of both sides' absolute gradients) and the number of
-    close decisions among them."""
+    with the rounding floor ``slope_noise``) and the number of close decisions among them. The
+    floor needs the faces' ``face_abs_grad``; it is computed only where an a-priori bound of the
+    floor (``line``'s ``_noise_constants``) cannot settle the jump."""
+    from ..line.core import _noise_constants
+
     E = edge_faces.shape[0]
     out = np.zeros(E, bool)
     e = np.nonzero(interior)[0]
@@ -68,7 +131,16 @@ def edge_jumps(rnet: Network, grad: np.ndarray, agrad: np.ndarray, edge_faces: n
     e, fl, fr = e[ok], fl[ok], fr[ok]
     k = grad[0].size
     gl, gr = grad[fl].reshape(-1, k), grad[fr].reshape(-1, k)
-    noise = slope_noise((agrad[fl] + agrad[fr]).reshape(-1, k), rnet.n_in + sum(rnet.widths))
-    jump, close = slope_jump(gl, gr, noise)
+    diff = vector_norm(gr - gl)
+    rel = SLOPE_RTOL * (vector_norm(gl) + vector_norm(gr))
+    factor, n_terms = _noise_constants(rnet)
+    bound = slope_noise(np.ones((1, 1)), n_terms)[0] * 2.0 * factor * np.sqrt(2.0)
+    jump, close = np.ones(e.size, bool), np.zeros(e.size, bool)
+    cand = np.nonzero(~(diff > np.maximum(CLOSE_FACTOR * rel, bound)))[0]
+    if cand.size:
+        faces, inv = np.unique(np.concatenate([fl[cand], fr[cand]]), return_inverse=True)
+        ag = face_abs_grad(rnet, states, roots, faces)[inv].reshape(2, cand.size, k)
+        noise = slope_noise(ag[0] + ag[1], n_terms)
+        jump[cand], close[cand] = slope_jump(gl[cand], gr[cand], noise)
     out[e] = jump
     return out, int(close.sum())
