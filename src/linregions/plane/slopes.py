@@ -24,12 +24,13 @@ def _piece_intercepts(rnet: Network, l: int, pieces: np.ndarray) -> np.ndarray:
     """c with phi_l(u) = q u + c on the given pieces (k, n_l) (passthrough units: 0)."""
     act = rnet.activations[l]
     xi, q, phis = act.breakpoints, act.slopes, act.values_at_breakpoints
-    a = np.clip(pieces - 1, 0, act.T - 1)  # the breakpoint the piece's formula is anchored at
     if act.per_unit:
+        a = np.clip(pieces - 1, 0, act.T - 1)  # the breakpoint the piece's formula is anchored at
         rows = np.arange(q.shape[0])
         c = phis[rows, a] - q[rows, pieces] * xi[a]
-    else:
-        c = phis[a] - q[pieces] * xi[a]
+    else:  # one gather from the (T + 1,) table of the pieces' intercepts
+        a = np.clip(np.arange(act.T + 1) - 1, 0, act.T - 1)
+        c = (phis[a] - q * xi[a])[pieces]
     if rnet.unit_kinds is not None:
         c = np.where(rnet.kinds(l) == PASSTHROUGH, 0.0, c)
     return c
