@@ -132,12 +132,7 @@ class _Builder:
         args = torch.fx.node.map_aggregate(n.args, look)
         kwargs = torch.fx.node.map_aggregate(n.kwargs, look)
         if n.op == "get_attr":
-            obj = self.gm
-            for part in n.target.split("."):
-                obj = getattr(obj, part)
-            if isinstance(obj, torch.Tensor):
-                obj = obj.detach().to(torch.float64) if obj.is_floating_point() else obj.detach()
-            return obj
+            return G._get_attr(self.gm, n.target)
         if n.op == "call_module":
             raise self.fail("a module applied to something that does not depend on the input")
         if n.op == "call_method":
