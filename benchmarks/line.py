@@ -6,8 +6,13 @@ Workloads (issue 15): He-normal ReLU MLPs with N(0, 0.1^2) biases;
 
 - ``line``, one segment: the diagonal of [-1, 1]^2 through 2-[32]x3 and 2-[128]x3, and a segment
   between two random points of [0, 1]^784 through 784-[64]x3;
-- ``lines``: S segments between random points of [0, 1]^784 through 784-[256]x4, and S random
-  chords of [-1, 1]^2 through 2-[32]x3 (regioncam: a Python loop of single segments).
+- ``lines``: S segments between random points of [0, 1]^784 through 784-[256]x4, S random
+  chords of [-1, 1]^2 through 2-[32]x3, and 10 S short segments (length 0.05 from random points
+  of [0, 1]^784, mostly 0-3 crossings: the local-complexity workload) through 784-[256]x4
+  (regioncam: a Python loop of single segments).
+
+Threads: the environment's BLAS settings are printed; linregions' compiled kernels run their
+per-segment products on one BLAS thread (``_kernels_line.one_blas_thread``).
 
 regioncam gets each segment as a 1-input network (the first layer restricted to the segment,
 x0 + t (x1 - x0) for t in [0, 1], computed inside its timed loop, in float64 then cast). Every row
@@ -90,6 +95,13 @@ def _workloads(S: int, rng):
            rng.random((S, 784)), rng.random((S, 784)), False)
     yield (f"lines, {S} seg, 2-[32]x3", random_mlp(2, [32] * 3, biases=Normal(std=0.1), seed=5),
            rng.uniform(-1, 1, (S, 2)), rng.uniform(-1, 1, (S, 2)), False)
+    # many short segments (local complexity, issue 11): length 0.05 from random points of [0, 1]^784
+    n_short = 10 * S
+    x = rng.random((n_short, 784))
+    v = rng.normal(size=(n_short, 784))
+    v *= 0.05 / np.linalg.norm(v, axis=1, keepdims=True)
+    yield (f"lines, {n_short} short, 784-[256]x4", random_mlp(784, [256] * 4, biases=Normal(std=0.1), seed=4),
+           x, x + v, False)
 
 
 def main(argv=None) -> None:

@@ -8,8 +8,10 @@ floating-point operations whatever the other rows of ``A`` are. BLAS does not pr
 row inside a larger product (OpenBLAS rounds the last row of an odd block with an edge kernel and
 a single row with gemv, so one row's result changes by an ulp with the number of rows), and the
 exact partitions must not depend on which other segments are in a batch
-(``linregions.line.lines``). The compiled layer loop calls BLAS once per segment, which is
-row-invariant by construction.
+(``linregions.line.lines``). The compiled layer loop calls BLAS once per segment (on segments with
+more than ``SHORT_POINTS`` points at a large layer; the row-wise kernel otherwise), which is
+row-invariant by construction; the batched engine calls the same products block by block
+(``blocks_matmul``, ``blocks_mm2``), so both give identical rows.
 """
 from __future__ import annotations
 
@@ -24,20 +26,27 @@ HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 #: ones call BLAS once per segment (a block of rows that is the same in every batch).
 SMALL_LAYER = 160 * 160
 
+#: Segments with at most this many points at a layer get the row-wise kernel on large layers too
+#: (the value of ``_kernels_line_nb.SHORT_POINTS``, repeated here so that reading it needs no numba).
+SHORT_POINTS = 16
+
 
 def rows_matmul(A: np.ndarray, WT: np.ndarray, starts: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """``A @ WT (+ b)`` where each row's value depends only on the rows of its own block
     ``starts[i]:starts[i + 1]`` (blocks are segments; ``starts`` ends with ``len(A)``).
 
-    Small layers: a compiled loop that computes every row on its own (fixed summation order).
-    Large layers: one BLAS call per block, so a block's rows are rounded the same way in any batch.
+    Small layers, and blocks of at most ``SHORT_POINTS`` rows: a compiled loop that computes every
+    row on its own (fixed summation order). Other blocks: one BLAS call per block, so a block's
+    rows are rounded the same way in any batch (``_kernels_line_nb.blocks_matmul``, the products
+    of the per-segment kernel).
     """
     M, N = A.shape[0], WT.shape[1]
-    if HAVE_NUMBA and WT.shape[0] * N <= SMALL_LAYER:
-        bb = np.zeros(N) if b is None else np.ascontiguousarray(b, dtype=np.float64)
-        from ._kernels_line_nb import _rowwise_matmul
+    if HAVE_NUMBA:
+        from ._kernels_line_nb import blocks_matmul
 
-        return _rowwise_matmul(np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(WT), bb)
+        bb = np.zeros(N) if b is None else np.ascontiguousarray(b, dtype=np.float64)
+        return blocks_matmul(np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(WT), bb,
+                             np.ascontiguousarray(starts, dtype=np.int64), bool(WT.shape[0] * N > SMALL_LAYER))
     out = np.empty((M, N))
     if len(starts) == 2:
         np.matmul(A, WT, out=out)
@@ -49,6 +58,47 @@ def rows_matmul(A: np.ndarray, WT: np.ndarray, starts: np.ndarray, b: np.ndarray
     if b is not None:
         out += b
     return out
+
+
+def layer_products(A: np.ndarray, dA: np.ndarray, WT: np.ndarray, b: np.ndarray, starts: np.ndarray):
+    """(A @ WT + b, dA @ WT) block by block, each block's rows exactly as the per-segment kernel
+    computes them (``_kernels_line_nb.blocks_mm2``; ``rows_matmul`` twice without numba)."""
+    if HAVE_NUMBA:
+        from ._kernels_line_nb import blocks_mm2
+
+        return blocks_mm2(np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(dA, dtype=np.float64),
+                          np.ascontiguousarray(WT), np.ascontiguousarray(b, dtype=np.float64),
+                          np.ascontiguousarray(starts, dtype=np.int64), bool(WT.size > SMALL_LAYER))
+    return rows_matmul(A, WT, starts, b), rows_matmul(dA, WT, starts)
+
+
+_CONTROLLER: list = []
+
+
+def _blas_controller():
+    """threadpoolctl's controller of the loaded BLAS libraries (created once, after scipy's bundled
+    OpenBLAS, the one numba's compiled products call, is loaded)."""
+    if not _CONTROLLER:
+        import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS numba calls)
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
+class one_blas_thread:
+    """Context: the compiled kernels' BLAS (per-segment products of a few hundred rows) runs on one
+    thread, then the previous setting is restored (threadpoolctl). Threads do not pay off on
+    products this small, and on a loaded machine waiting threads made them several times slower
+    (issue 15). The setting is process-wide while the context is open."""
+
+    def __enter__(self):
+        self._limiter = _blas_controller().limit(limits=1, user_api="blas")
+        return self
+
+    def __exit__(self, *exc):
+        self._limiter.restore_original_limits()
+        return False
 
 
 def segment_partition(*args):
@@ -78,4 +128,4 @@ def interval_states(*args):
     return kernel(*args)
 
 
-__all__ = ["HAVE_NUMBA", "SMALL_LAYER", "rows_matmul", "segment_partition", "segments_partition", "interval_states"]
+__all__ = ["HAVE_NUMBA", "SMALL_LAYER", "SHORT_POINTS", "one_blas_thread", "rows_matmul", "layer_products", "segment_partition", "segments_partition", "interval_states"]

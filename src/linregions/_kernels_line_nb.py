@@ -9,12 +9,19 @@ def _rowwise_matmul(A, WT, b):  # pragma: no cover - compiled
     """A @ WT + b, each row on its own: b, then a_k w_k added for k in order (zeros skipped).
     Rows are processed four at a time (sharing the loads of WT) without changing any row's order
     of operations."""
+    return _rowwise_matmul2(A, WT, b, A.shape[0])
+
+
+@njit(cache=True, nogil=True)
+def _rowwise_matmul2(A, WT, b, P):  # pragma: no cover - compiled
+    """``_rowwise_matmul`` with b added to the first P rows only (0 to the others): values and
+    tangents of one segment in one call, each row still computed on its own."""
     M, K = A.shape
     N = WT.shape[1]
     out = np.empty((M, N))
     for i in range(M):
         for j in range(N):
-            out[i, j] = b[j]
+            out[i, j] = b[j] if i < P else 0.0
     i0 = 0
     while i0 + 4 <= M:
         r0, r1, r2, r3 = out[i0], out[i0 + 1], out[i0 + 2], out[i0 + 3]
@@ -87,10 +94,17 @@ def interval_states(U, same, xi, tolb, sw, snap_rtol, close_factor):  # pragma: 
     return s, n_close, n_erased
 
 
+#: A segment with at most this many points at a layer gets that layer's products from the
+#: fixed-order row-wise kernel even for large layers (BLAS on a few rows is slower, and row-wise
+#: products let the batched engine compute many short segments in one call with the same result).
+SHORT_POINTS = 16
+
+
 @njit(cache=True, nogil=True)
 def _mm(A, WT, b, blas):  # pragma: no cover - compiled
-    """A @ WT + b for one segment's rows (BLAS for large layers, a fixed-order loop else)."""
-    if blas:
+    """A @ WT + b for one segment's rows (BLAS for large layers and more than ``SHORT_POINTS``
+    rows, the fixed-order row-wise loop else)."""
+    if blas and A.shape[0] > SHORT_POINTS:
         out = A @ WT
         for i in range(out.shape[0]):
             for j in range(out.shape[1]):
@@ -98,13 +112,98 @@ def _mm(A, WT, b, blas):  # pragma: no cover - compiled
         return out
     return _rowwise_matmul(A, WT, b)
 
+
+@njit(cache=True, nogil=True)
+def blocks_matmul(A, WT, b, starts, blas):  # pragma: no cover - compiled
+    """``_mm`` on each block ``starts[i]:starts[i + 1]`` of rows (a segment), so every row gets
+    the value it gets in the per-segment kernel; short blocks together in one row-wise call."""
+    M = A.shape[0]
+    N = WT.shape[1]
+    out = np.empty((M, N))
+    short = np.zeros(M, np.bool_)
+    for s in range(starts.size - 1):
+        s0, s1 = starts[s], starts[s + 1]
+        if blas and s1 - s0 > SHORT_POINTS:
+            out[s0:s1] = _mm(A[s0:s1], WT, b, True)
+        else:
+            short[s0:s1] = True
+    rows = np.nonzero(short)[0]
+    if rows.size == M:
+        return _rowwise_matmul(A, WT, b)
+    if rows.size:
+        Ar = np.empty((rows.size, A.shape[1]))
+        for r in range(rows.size):
+            Ar[r] = A[rows[r]]
+        Or = _rowwise_matmul(Ar, WT, b)
+        for r in range(rows.size):
+            out[rows[r]] = Or[r]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def blocks_mm2(A, dA, WT, b, starts, blas):  # pragma: no cover - compiled
+    """``_mm2`` on each block (segment) of rows of [A; dA]: the values and tangents of every row
+    exactly as the per-segment kernel computes them; short blocks in one row-wise call."""
+    M = A.shape[0]
+    N = WT.shape[1]
+    U = np.empty((M, N))
+    dU = np.empty((M, N))
+    short = np.zeros(M, np.bool_)
+    for s in range(starts.size - 1):
+        s0, s1 = starts[s], starts[s + 1]
+        P = s1 - s0
+        if blas and P > SHORT_POINTS:
+            AA = np.empty((2 * P, A.shape[1]))
+            AA[:P] = A[s0:s1]
+            AA[P:] = dA[s0:s1]
+            u, du = _mm2(AA, P, WT, b, True)
+            U[s0:s1] = u
+            dU[s0:s1] = du
+        else:
+            short[s0:s1] = True
+    rows = np.nonzero(short)[0]
+    if rows.size == M:
+        return _rowwise_matmul(A, WT, b), _rowwise_matmul(dA, WT, np.zeros(N))
+    if rows.size:
+        Ar = np.empty((rows.size, A.shape[1]))
+        dAr = np.empty((rows.size, A.shape[1]))
+        for r in range(rows.size):
+            Ar[r] = A[rows[r]]
+            dAr[r] = dA[rows[r]]
+        Ur = _rowwise_matmul(Ar, WT, b)
+        dUr = _rowwise_matmul(dAr, WT, np.zeros(N))
+        for r in range(rows.size):
+            U[rows[r]] = Ur[r]
+            dU[rows[r]] = dUr[r]
+    return U, dU
+
+
 @njit(cache=True, nogil=True)
 def _mm2(AA, P, WT, b, blas):  # pragma: no cover - compiled
     """(A @ WT + b, dA @ WT) for AA = [A; dA] (2P rows of one segment) in one product; the two
-    results are row blocks of one array (no copies)."""
-    if not blas:  # b first, then the products in order: the numpy engine's rows_matmul exactly
-        return _rowwise_matmul(AA[:P], WT, b), _rowwise_matmul(AA[P:], WT, np.zeros(WT.shape[1]))
-    R = AA @ WT
+    results are row blocks of one array (no copies). With BLAS, columns of AA that are zero on
+    every row (units off on the whole segment, e.g. ReLU) are left out of the product when that
+    saves at least a tenth of it: the result depends only on the segment's own rows."""
+    if not blas or P <= SHORT_POINTS:  # b first, then the products in order (rows_matmul exactly)
+        R = _rowwise_matmul2(AA, WT, b, P)
+        return R[:P], R[P:]
+    M, K = AA.shape
+    live = np.zeros(K, np.bool_)
+    for i in range(M):
+        for k in range(K):
+            live[k] |= AA[i, k] != 0.0
+    cols = np.nonzero(live)[0]
+    if cols.size < 0.9 * K:
+        A2 = np.empty((M, cols.size))
+        W2 = np.empty((cols.size, WT.shape[1]))
+        for c in range(cols.size):
+            W2[c] = WT[cols[c]]
+        for i in range(M):
+            for c in range(cols.size):
+                A2[i, c] = AA[i, cols[c]]
+        R = A2 @ W2 if cols.size > 0 else np.zeros((M, WT.shape[1]))
+    else:
+        R = AA @ WT
     U = R[:P]
     for i in range(P):
         for j in range(U.shape[1]):
@@ -136,15 +235,176 @@ def _Q(qf, q_off, dims, l):  # pragma: no cover - compiled
     return qf[q_off[l]:q_off[l + 1]].reshape((n, (q_off[l + 1] - q_off[l]) // n))
 
 @njit(cache=True, nogil=True)
+def _act_tangent(U, dU, C, xi, q, phi, pt, clip, relu):  # pragma: no cover - compiled
+    """One fused pass over the P points of a segment: ``AA = [phi(U); phi'(C) dU]`` (2P rows, the
+    values and the tangents, for one product) and the column maxima of |phi(U)| (rounding scale
+    of the next layer). ``C`` are the layer's interval state codes (the slope of the piece on each
+    interval; on a breakpoint the slope on its left). ReLU layers (``relu``): max(u, 0) and
+    (code >= 2) dU, the same values as the general formula."""
+    P, n = U.shape
+    AA = np.empty((2 * P, n))
+    amax = np.zeros(n)
+    if relu:
+        for i in range(P):
+            for z in range(n):
+                u = U[i, z]
+                a = u if u > 0.0 else 0.0
+                AA[i, z] = a
+                if a > amax[z]:
+                    amax[z] = a
+                AA[P + i, z] = dU[i, z] if C[i, z] >= 2 else 0.0
+        return AA, amax
+    for i in range(P):
+        for z in range(n):
+            a = _act(U[i, z], z, xi, q, phi, pt, clip)
+            AA[i, z] = a
+            a = abs(a)
+            if a > amax[z]:
+                amax[z] = a
+            AA[P + i, z] = dU[i, z] if pt[z] else dU[i, z] * q[z, C[i, z] // 2]
+    return AA, amax
+
+
+@njit(cache=True, nogil=True)
+def _all_finite(U, dU):  # pragma: no cover - compiled
+    ok = True
+    for i in range(U.shape[0]):
+        for z in range(U.shape[1]):
+            ok = ok and abs(U[i, z]) < np.inf and abs(dU[i, z]) < np.inf
+    return ok
+
+
+@njit(cache=True, nogil=True)
+def _tolerances(amax, aW, bl, xi, snap_rtol, close_factor):  # pragma: no cover - compiled
+    """Snap tolerance of each (unit, breakpoint): SNAP_RTOL (|b| + |W| amax + |xi_j|) (the
+    rounding scale ``tolerances.snap_scale``; |b| first, then the terms in order), and the upper
+    end CLOSE_FACTOR^2 tol of a close snap decision."""
+    n = bl.size
+    T = xi.size
+    tolb = np.empty(n)
+    for z in range(n):
+        tolb[z] = abs(bl[z])
+    for k in range(aW.shape[0]):
+        a = amax[k]
+        if a != 0.0:
+            for z in range(n):
+                tolb[z] += a * aW[k, z]
+    tol = np.empty((n, T))
+    hi = np.empty((n, T))
+    for z in range(n):
+        tolb[z] *= snap_rtol
+        for j in range(T):
+            tol[z, j] = tolb[z] + snap_rtol * abs(xi[j])
+            hi[z, j] = close_factor * close_factor * tol[z, j]
+    return tol, hi
+
+
+@njit(cache=True, nogil=True)
+def _strict_crossings(U, t, xi, tol, sw, allsw):  # pragma: no cover - compiled
+    """Strict crossings of breakpoints inside intervals (interval i, lam, t), in the order of
+    generation of the numpy engine (interval, breakpoint, unit). A branch-free count per interval
+    first; only intervals with a crossing are scanned again."""
+    P, n = U.shape
+    T = xi.size
+    cap = 64
+    ka = np.empty(cap, np.int64)
+    ta = np.empty(cap)
+    la = np.empty(cap)
+    K = 0
+    for i in range(P - 1):
+        cnt = 0
+        for j in range(T):
+            x = xi[j]
+            for z in range(n):
+                tz = tol[z, j]
+                D0 = U[i, z] - x
+                D1 = U[i + 1, z] - x
+                cnt += ((D0 > tz) & (D1 < -tz)) | ((D0 < -tz) & (D1 > tz))
+        if cnt == 0:
+            continue
+        for j in range(T):
+            x = xi[j]
+            for z in range(n):
+                if not allsw and not sw[z]:
+                    continue
+                tz = tol[z, j]
+                D0 = U[i, z] - x
+                D1 = U[i + 1, z] - x
+                if (D0 > tz and D1 < -tz) or (D0 < -tz and D1 > tz):
+                    if K == cap:
+                        cap *= 2
+                        ka2, ta2, la2 = np.empty(cap, np.int64), np.empty(cap), np.empty(cap)
+                        ka2[:K], ta2[:K], la2[:K] = ka[:K], ta[:K], la[:K]
+                        ka, ta, la = ka2, ta2, la2
+                    lam = D0 / (D0 - D1)
+                    ka[K] = i
+                    la[K] = lam
+                    ta[K] = t[i] + lam * (t[i + 1] - t[i])
+                    K += 1
+    return ka[:K], ta[:K], la[:K]
+
+
+@njit(cache=True, nogil=True)
+def _states_close(U, t, xi, tol, hi, sw, allsw, close_factor, sus):  # pragma: no cover - compiled
+    """State codes of one layer on the intervals (row i: [t_i, t_{i+1}]; the last row 0) and the
+    close snap decisions at the points (counts; the t of each row with one goes to ``sus``), in
+    one pass (see ``interval_states``; branch-free over the units)."""
+    P, n = U.shape
+    T = xi.size
+    C = np.zeros((P, n), np.int16)
+    n_close = 0
+    n_erased = 0
+    for i in range(P):
+        nc = 0
+        ne = 0
+        for j in range(T):
+            x = xi[j]
+            for z in range(n):
+                a = abs(U[i, z] - x) * close_factor
+                tz = tol[z, j]
+                c = (a > tz) & (a <= hi[z, j]) & (allsw or sw[z])
+                nc += c
+                ne += c & (a <= close_factor * tz)
+        n_close += nc
+        n_erased += ne
+        if nc > 0:
+            sus.append(t[i])
+        if i == P - 1:
+            continue
+        Ci = C[i]
+        for z in range(n):
+            m2 = U[i, z] + U[i + 1, z]
+            cz = 0
+            for j in range(T):
+                cz += m2 >= 2.0 * xi[j]
+            Ci[z] = 2 * cz
+        for j in range(T):
+            x = xi[j]
+            for z in range(n):
+                tz = tol[z, j]
+                on = (abs(U[i, z] - x) <= tz) & (abs(U[i + 1, z] - x) <= tz)
+                Ci[z] = 2 * j + 1 if on else Ci[z]
+        if not allsw:
+            for z in range(n):
+                if not sw[z]:
+                    Ci[z] = 0
+    return C, n_close, n_erased
+
+
+@njit(cache=True, nogil=True)
 def segment_partition(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off,
-                      swf, ptf, clipf, code_off, blas, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
+                      swf, ptf, clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
     """The layer loop of ``linregions.line._partition_chunk`` for one segment, compiled (same
     algorithm, same tolerances; see there). Returns t (P,), the interval state codes of all
     layers side by side (P, sum n_l) (row i: interval [t_i, t_{i+1}]), N at the points,
     dN/dt on the intervals, the close/erased decision counts, the t of close decisions, and
     the index of a layer whose values overflowed (-1: none). The parameters come flat (one
     compiled signature for every depth): layer l's W^T is ``Wf[w_off[l]:w_off[l + 1]]`` of
-    shape (dims[l], dims[l + 1]), and likewise for the others (``_flat_params``)."""
+    shape (dims[l], dims[l + 1]), and likewise for the others (``_flat_params``).
+
+    Each layer's codes are kept as computed (on the points of that time) with a row map per
+    layer (the row of the interval that contains each current interval), updated at insertions;
+    the codes of all layers are gathered once at the end."""
     d = xi_off.size - 1
     n_in = x0.size
     t = np.empty(2)
@@ -159,78 +419,31 @@ def segment_partition(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, 
     dU = np.empty((2, n0))
     dv = _mm(V, _W(Wf, w_off, dims, 0), np.zeros(n0), blas[0])
     dU[0], dU[1] = dv[0], dv[0]
-    codes = np.zeros((2, code_off[d]), np.int16)
+    Cs = [np.zeros((0, 0), np.int16) for _ in range(0)]
+    rm = np.zeros((d, 2), np.int64)
     n_close = 0
     n_erased = 0
-    sus = []
+    sus = [0.0 for _ in range(0)]
     bad = -1
     for l in range(d):
         xi = xif[xi_off[l]:xi_off[l + 1]]
         sw = swf[code_off[l]:code_off[l + 1]]
+        allsw = sw.all()
         bl = bf[b_off[l]:b_off[l + 1]]
         P = t.size
         if l > 0:
-            qp, php = _Q(qf, q_off, dims, l - 1), _Q(phif, phi_off, dims, l - 1)
-            xip, ptp = xif[xi_off[l - 1]:xi_off[l]], ptf[code_off[l - 1]:code_off[l]]
-            n_prev = U.shape[1]
-            AA = np.empty((2 * P, n_prev))
-            A = AA[:P]
-            dA = AA[P:]
-            o = code_off[l - 1]
-            for i in range(P):
-                for z in range(n_prev):
-                    A[i, z] = _act(U[i, z], z, xip, qp, php, ptp, clipf[l - 1])
-                    c = codes[i, o + z]
-                    dA[i, z] = dU[i, z] if ptp[z] else dU[i, z] * qp[z, c // 2]
-            amax = np.zeros(n_prev)
-            for i in range(P):
-                for z in range(n_prev):
-                    a = abs(A[i, z])
-                    if a > amax[z]:
-                        amax[z] = a
+            AA, amax = _act_tangent(U, dU, Cs[l - 1], xif[xi_off[l - 1]:xi_off[l]], _Q(qf, q_off, dims, l - 1),
+                                    _Q(phif, phi_off, dims, l - 1), ptf[code_off[l - 1]:code_off[l]], clipf[l - 1],
+                                    reluf[l - 1])
             U, dU = _mm2(AA, P, _W(Wf, w_off, dims, l), bl, blas[l])
-        n = U.shape[1]
-        for i in range(P):
-            for z in range(n):
-                if not (np.isfinite(U[i, z]) and np.isfinite(dU[i, z])):
-                    bad = l
-        if bad >= 0:
+        if not _all_finite(U, dU):
+            bad = l
             break
-        tolb = np.empty(n)
-        aW = _W(aWf, w_off, dims, l)
-        for z in range(n):
-            tolb[z] = abs(bl[z])
-        for k in range(aW.shape[0]):
-            a = amax[k]
-            if a != 0.0:
-                for z in range(n):
-                    tolb[z] += a * aW[k, z]
-        for z in range(n):
-            tolb[z] *= snap_rtol
-        T = xi.size
-        # strict crossings inside intervals, in interval order
-        ks = []
-        ts = []
-        lams = []
-        for i in range(P - 1):  # order of generation: as the numpy engine (interval, breakpoint, unit)
-            for j in range(T):
-                for z in range(n):
-                    if not sw[z]:
-                        continue
-                    tol = tolb[z] + snap_rtol * abs(xi[j])
-                    D0 = U[i, z] - xi[j]
-                    D1 = U[i + 1, z] - xi[j]
-                    if (D0 > tol and D1 < -tol) or (D0 < -tol and D1 > tol):
-                        lam = D0 / (D0 - D1)
-                        ks.append(i)
-                        lams.append(lam)
-                        ts.append(t[i] + lam * (t[i + 1] - t[i]))
-        K = len(ks)
+        tol, hi = _tolerances(amax, _W(aWf, w_off, dims, l), bl, xi, snap_rtol, close_factor)
+        ka, ta, la = _strict_crossings(U, t, xi, tol, sw, allsw)
+        K = ka.size
         if K > 0:
-            ka = np.array(ks)
-            ta = np.array(ts)
-            la = np.array(lams)
-            # sort by t within each interval (ks is already non-decreasing)
+            # sort by t within each interval (ka is already non-decreasing)
             s0 = 0
             while s0 < K:
                 s1 = s0
@@ -271,17 +484,19 @@ def segment_partition(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, 
                 c = e
             Kn = int(sel.sum())
             if Kn > 0:
+                n = U.shape[1]
                 t2 = np.empty(P + Kn)
                 U2 = np.empty((P + Kn, n))
                 dU2 = np.empty((P + Kn, n))
-                codes2 = np.empty((P + Kn, codes.shape[1]), np.int16)
+                rm2 = np.empty((d, P + Kn), np.int64)
                 r = 0
                 c = 0
                 for i in range(P):
                     t2[r] = t[i]
                     U2[r] = U[i]
                     dU2[r] = dU[i]
-                    codes2[r] = codes[i]
+                    for m in range(l):
+                        rm2[m, r] = rm[m, i]
                     r += 1
                     while c < K and ka[c] == i:
                         if sel[c]:
@@ -290,63 +505,34 @@ def segment_partition(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, 
                             for z in range(n):
                                 U2[r, z] = U[i, z] + lam * (U[i + 1, z] - U[i, z])
                             dU2[r] = dU[i]
-                            codes2[r] = codes[i]
+                            for m in range(l):
+                                rm2[m, r] = rm[m, i]
                             r += 1
                         c += 1
-                t, U, dU, codes = t2, U2, dU2, codes2
+                t, U, dU, rm = t2, U2, dU2, rm2
                 P = t.size
         # state codes of layer l on the intervals, close snaps at the points
-        o = code_off[l]
+        C, c_close, c_erased = _states_close(U, t, xi, tol, hi, sw, allsw, close_factor, sus)
+        n_close += c_close
+        n_erased += c_erased
+        Cs.append(C)
         for i in range(P):
-            row_close = False
-            for z in range(n):
-                if not sw[z]:
-                    continue
-                for j in range(T):
-                    tol = tolb[z] + snap_rtol * abs(xi[j])
-                    a = abs(U[i, z] - xi[j]) * close_factor
-                    if a > tol and a <= close_factor * close_factor * tol:
-                        n_close += 1
-                        row_close = True
-                        if a <= close_factor * tol:
-                            n_erased += 1
-            if row_close:
-                sus.append(t[i])
-            for z in range(n):
-                codes[i, o + z] = 0
-            if i == P - 1:
-                continue
-            for z in range(n):
-                if not sw[z]:
-                    continue
-                m2 = U[i, z] + U[i + 1, z]
-                cz = 0
-                for j in range(T):
-                    if m2 >= 2.0 * xi[j]:
-                        cz += 1
-                cz *= 2
-                for j in range(T):
-                    tol = tolb[z] + snap_rtol * abs(xi[j])
-                    if abs(U[i, z] - xi[j]) <= tol and abs(U[i + 1, z] - xi[j]) <= tol:
-                        cz = 2 * j + 1
-                codes[i, o + z] = cz
+            rm[l, i] = i
     P = t.size
+    codes = np.zeros((P, code_off[d]), np.int16)
     WT, b = _W(Wf, w_off, dims, d), bf[b_off[d]:b_off[d + 1]]
     n_out = WT.shape[1]
     if bad >= 0:
         return t, codes, np.zeros((P, n_out)), np.zeros((P, n_out)), n_close, n_erased, np.zeros(0), bad
-    qp, php = _Q(qf, q_off, dims, d - 1), _Q(phif, phi_off, dims, d - 1)
-    xip, ptp = xif[xi_off[d - 1]:xi_off[d]], ptf[code_off[d - 1]:code_off[d]]
-    n_prev = U.shape[1]
-    AA = np.empty((2 * P, n_prev))
-    A = AA[:P]
-    dA = AA[P:]
-    o = code_off[d - 1]
-    for i in range(P):
-        for z in range(n_prev):
-            A[i, z] = _act(U[i, z], z, xip, qp, php, ptp, clipf[d - 1])
-            c = codes[i, o + z]
-            dA[i, z] = dU[i, z] if ptp[z] else dU[i, z] * qp[z, c // 2]
+    for l in range(d):
+        Cl = Cs[l]
+        o = code_off[l]
+        for i in range(P):
+            src = Cl[rm[l, i]]
+            for z in range(Cl.shape[1]):
+                codes[i, o + z] = src[z]
+    AA, amax = _act_tangent(U, dU, Cs[d - 1], xif[xi_off[d - 1]:xi_off[d]], _Q(qf, q_off, dims, d - 1),
+                            _Q(phif, phi_off, dims, d - 1), ptf[code_off[d - 1]:code_off[d]], clipf[d - 1], reluf[d - 1])
     N, dN = _mm2(AA, P, WT, b, blas[d])
     sus_a = np.empty(len(sus))
     for i in range(len(sus)):
@@ -356,7 +542,7 @@ def segment_partition(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, 
 
 @njit(cache=True, nogil=True)
 def segments_partition(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off,
-                       swf, ptf, clipf, code_off, blas, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
+                       swf, ptf, clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
     """``segment_partition`` for every row of X0/X1 in one call (no per-segment dispatch), results
     concatenated: t, codes, N, dN (rows of all segments), points per segment, close and erased
     counts per segment, close t's with their segment, and (segment, layer) of an overflow or -1."""
@@ -373,7 +559,7 @@ def segments_partition(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf,
     for i in range(S):
         t, codes, N, dN, c, e, s, bad = segment_partition(
             X0[i], X1[i], Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf,
-            clipf, code_off, blas, snap_rtol, t_merge, close_factor)
+            clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor)
         if bad >= 0:
             return (np.zeros(0), np.zeros((0, code_off[-1]), np.int16), np.zeros((0, dims[-1])), np.zeros((0, dims[-1])),
                     sizes, n_close, n_erased, np.zeros(0), n_sus, i, bad)

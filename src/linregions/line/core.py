@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels_line
-from .._kernels_line import HAVE_NUMBA, SMALL_LAYER, rows_matmul
+from .._kernels_line import HAVE_NUMBA, SMALL_LAYER, layer_products, rows_matmul
 from ..network import PASSTHROUGH, Network, _as_matrix
 from ..tolerances import CLOSE_FACTOR, SLOPE_RTOL, SNAP_RTOL, T_MERGE, slope_jump, slope_noise, snap_scale, vector_norm
 
@@ -237,9 +237,8 @@ def _layers_numpy(net: Network, X0: np.ndarray, X1: np.ndarray, code):
         if l > 0:
             A = net.activate(l - 1, U)
             a_absmax = np.maximum.reduceat(np.abs(A), starts[:-1], axis=0)
-            U = rows_matmul(A, W.T, starts, b)
+            U, dU = layer_products(A, _code_tangent(net, l - 1, states[-1], dU), W.T, b, starts)
             del A
-            dU = rows_matmul(_code_tangent(net, l - 1, states[-1], dU), W.T, starts)
         if not np.all(np.isfinite(U)) or not np.all(np.isfinite(dU)):
             raise ValueError(
                 f"pre-activations of hidden layer {l} overflow float64 on the segment(s) given "
@@ -281,8 +280,7 @@ def _layers_numpy(net: Network, X0: np.ndarray, X1: np.ndarray, code):
     # the output and its tangent on every interval
     d = net.depth
     Wd, bd = net.weights[d], net.biases[d]
-    N_pts = rows_matmul(net.activate(d - 1, U), Wd.T, starts, bd)
-    dN_pts = rows_matmul(_code_tangent(net, d - 1, states[-1], dU), Wd.T, starts)
+    N_pts, dN_pts = layer_products(net.activate(d - 1, U), _code_tangent(net, d - 1, states[-1], dU), Wd.T, bd, starts)
     if not (np.all(np.isfinite(N_pts)) and np.all(np.isfinite(dN_pts))):
         raise ValueError("the network's output overflows float64 on the segment(s) given; rescale the inputs or weights")
     del U, dU
@@ -293,11 +291,13 @@ def _layers_numpy(net: Network, X0: np.ndarray, X1: np.ndarray, code):
 _PARAMS: "weakref.WeakKeyDictionary[Network, tuple]" = weakref.WeakKeyDictionary()
 
 #: Chunks of at least this many segments of a network whose layers are all small
-#: (``SMALL_LAYER``) run in the numpy engine, vectorised over segments (faster there than one
-#: compiled call per segment); both engines then make the same float operations (the same
-#: row-wise products, activation formulas and crossing order), so the result is identical, bit
-#: for bit, whichever runs, and still independent of the other segments.
-_VECTOR_MIN = 32
+#: (``SMALL_LAYER``) run in the numpy engine, vectorised over segments. Since the compiled kernel
+#: fuses its passes (issue 15) it is faster there too (about 2x on 2-[32]x3 with 200 and 2,000
+#: chords), so by default the numpy engine runs only without numba; tests lower this to check that
+#: both engines make the same float operations (the same row-wise and per-segment BLAS products,
+#: activation formulas and crossing order): the result is identical, bit for bit, whichever runs,
+#: and still independent of the other segments.
+_VECTOR_MIN = 2**62
 
 
 def _is_clip(act) -> bool:
@@ -305,6 +305,13 @@ def _is_clip(act) -> bool:
     q = act.slopes
     return bool(act.T == 2 and not act.per_unit and q[0] == 0.0 and q[1] == 1.0 and q[2] == 0.0
                 and float(act.value) == float(act.breakpoints[0]))
+
+
+def _is_relu(act) -> bool:
+    """Whether the activation is ReLU (xi = (0,), slopes (0, 1), phi(0) = 0, shared by all units)."""
+    q = act.slopes
+    return bool(act.T == 1 and not act.per_unit and float(act.breakpoints[0]) == 0.0 and q[0] == 0.0 and q[1] == 1.0
+                and float(act.value) == 0.0)
 
 
 def _kernel_params(net: Network) -> tuple:
@@ -329,7 +336,9 @@ def _kernel_params(net: Network) -> tuple:
         code_off = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
         blas = np.array([W.size > SMALL_LAYER for W in net.weights])
         clip = np.array([_is_clip(a) for a in acts])
-        p = (Wf, np.abs(Wf), w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf, clip, code_off, blas)
+        relu = np.array([_is_relu(a) and not np.any(net.kinds(l) == PASSTHROUGH) for l, a in enumerate(acts)])
+        p = (Wf, np.abs(Wf), w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf, clip, code_off, blas,
+             relu)
         _PARAMS[net] = p
     return p
 
@@ -374,10 +383,11 @@ def _partition_chunk(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, 
     code = np.int8 if 2 * max(a.T for a in net.activations) + 1 <= 127 else np.int16
     V = X1 - X0
     small = all(W.size <= SMALL_LAYER for W in net.weights)
-    if HAVE_NUMBA and not (small and S >= _VECTOR_MIN):
-        seg, t, states, N_pts, dN_pts, n_close, n_erased, sus_seg, sus_t = _layers_compiled(net, X0, X1, code)
-    else:
-        seg, t, states, N_pts, dN_pts, n_close, n_erased, sus_seg, sus_t = _layers_numpy(net, X0, X1, code)
+    with _kernels_line.one_blas_thread():  # per-segment products are small: threads only wait
+        if HAVE_NUMBA and not (small and S >= _VECTOR_MIN):
+            seg, t, states, N_pts, dN_pts, n_close, n_erased, sus_seg, sus_t = _layers_compiled(net, X0, X1, code)
+        else:
+            seg, t, states, N_pts, dN_pts, n_close, n_erased, sus_seg, sus_t = _layers_numpy(net, X0, X1, code)
     same = seg[:-1] == seg[1:]
     iv = np.nonzero(same)[0]  # interval i spans points iv[i], iv[i] + 1
     dN = dN_pts[iv]

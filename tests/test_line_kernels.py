@@ -1,0 +1,128 @@
+"""The compiled kernels of the 1D engine (``linregions._kernels_line``): products that are
+row-invariant per block (a segment's rows get the same values whatever the other segments are),
+the batched engine and the per-segment kernel making the same float operations on large layers
+(short and long segments), the ReLU fast path against the general activation formula, and the
+scoped single-thread BLAS setting. Oracles: numpy's product (to rounding), the per-block product
+computed alone, and the general code path."""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+from linregions import _kernels_line
+from linregions.activations import hard_tanh, relu
+from linregions.laws import Normal, random_mlp
+from linregions.line import line, lines
+
+nb = pytest.importorskip("linregions._kernels_line_nb")
+core = importlib.import_module("linregions.line.core")
+
+FIELDS = ("t", "linear", "point_offsets", "crossing_point", "layer", "unit", "breakpoint", "good",
+          "crossing_offsets", "slopes", "intercepts", "close_decisions")
+
+
+def _blocks(rng, sizes):
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+def test_blocks_matmul_is_row_invariant_per_block():
+    rng = np.random.default_rng(0)
+    K, N = 180, 170  # a large layer (BLAS for long blocks)
+    assert K * N > _kernels_line.SMALL_LAYER
+    sizes = [1, 2, nb.SHORT_POINTS, nb.SHORT_POINTS + 1, 40, 3, 33]
+    starts = _blocks(rng, sizes)
+    A = rng.normal(size=(starts[-1], K))
+    A[rng.random(A.shape) < 0.5] = 0.0  # ReLU-like zeros, some dead columns
+    A[:, :30] = 0.0
+    WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
+    out = nb.blocks_matmul(A, WT, b, starts, True)
+    np.testing.assert_allclose(out, A @ WT + b, rtol=1e-12, atol=1e-12)
+    for i in range(len(sizes)):
+        s0, s1 = starts[i], starts[i + 1]
+        alone = nb.blocks_matmul(A[s0:s1].copy(), WT, b, np.array([0, s1 - s0]), True)
+        np.testing.assert_array_equal(out[s0:s1], alone)
+        assert np.array_equal(alone, nb._mm(A[s0:s1].copy(), WT, b, True))
+
+
+def test_blocks_mm2_is_the_per_segment_product():
+    rng = np.random.default_rng(1)
+    K, N = 200, 160
+    sizes = [2, 5, nb.SHORT_POINTS, nb.SHORT_POINTS + 1, 60]
+    starts = _blocks(rng, sizes)
+    A, dA = rng.normal(size=(starts[-1], K)), rng.normal(size=(starts[-1], K))
+    dead = rng.random(K) < 0.4  # columns off on every row: left out of the BLAS product
+    A[:, dead] = 0.0
+    dA[:, dead] = 0.0
+    WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
+    U, dU = nb.blocks_mm2(A, dA, WT, b, starts, True)
+    np.testing.assert_allclose(U, A @ WT + b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dU, dA @ WT, rtol=1e-12, atol=1e-12)
+    for i in range(len(sizes)):
+        s0, s1 = starts[i], starts[i + 1]
+        P = s1 - s0
+        u, du = nb._mm2(np.concatenate([A[s0:s1], dA[s0:s1]]), P, WT, b, True)
+        np.testing.assert_array_equal(U[s0:s1], u)
+        np.testing.assert_array_equal(dU[s0:s1], du)
+    # the row-wise kernel with b on the first P rows only is the two separate calls
+    R = nb._rowwise_matmul2(np.concatenate([A[:5], dA[:5]]), WT, b, 5)
+    np.testing.assert_array_equal(R[:5], nb._rowwise_matmul(A[:5].copy(), WT, b))
+    np.testing.assert_array_equal(R[5:], nb._rowwise_matmul(dA[:5].copy(), WT, np.zeros(N)))
+
+
+@pytest.mark.parametrize("act", [relu(), hard_tanh()], ids=["relu", "hard_tanh"])
+@pytest.mark.parametrize("length", [0.05, 6.0], ids=["short", "long"])
+def test_batched_engine_is_the_per_segment_kernel_on_large_layers(monkeypatch, act, length):
+    """Both engines, bit for bit, on layers large enough for BLAS, with segments short (row-wise
+    products) and long (BLAS per segment); a segment's result is the same alone."""
+    rng = np.random.default_rng(2)
+    net = random_mlp(30, [180, 180], 2, activation=act, biases=Normal(std=0.2), seed=3)
+    X0 = rng.random((6, 30))
+    D = rng.normal(size=(6, 30))
+    X1 = X0 + length * D / np.linalg.norm(D, axis=1, keepdims=True)
+    monkeypatch.setattr(core, "_VECTOR_MIN", 10**9)
+    per_segment = lines(net, X0, X1)
+    monkeypatch.setattr(core, "_VECTOR_MIN", 1)
+    batched = lines(net, X0, X1)
+    if length > 1:
+        assert per_segment.num_regions("activation").max() > 2 * nb.SHORT_POINTS  # BLAS blocks were used
+    for f in FIELDS:
+        np.testing.assert_array_equal(getattr(per_segment, f), getattr(batched, f), err_msg=f)
+    for i in (0, 4):
+        alone = line(net, X0[i], X1[i])
+        for f in ("t", "linear", "layer", "unit", "breakpoint", "good", "slopes", "intercepts"):
+            np.testing.assert_array_equal(getattr(per_segment[i], f), getattr(alone, f), err_msg=f)
+
+
+def test_relu_fast_path_is_the_general_formula(monkeypatch):
+    rng = np.random.default_rng(4)
+    for widths, n_in in (([12, 12], 3), ([180, 180], 20)):
+        net = random_mlp(n_in, widths, 2, biases=Normal(std=0.3), seed=5)
+        X0, X1 = rng.normal(size=(4, n_in)), rng.normal(size=(4, n_in))
+        monkeypatch.setattr(core, "_VECTOR_MIN", 10**9)
+        fast = lines(net, X0, X1)
+        assert core._kernel_params(net)[-1].all()  # the ReLU path ran
+        core._PARAMS.pop(net)
+        monkeypatch.setattr(core, "_is_relu", lambda act: False)
+        general = lines(net, X0, X1)
+        assert not core._kernel_params(net)[-1].any()
+        monkeypatch.undo()
+        core._PARAMS.pop(net)
+        for f in FIELDS:
+            np.testing.assert_array_equal(getattr(fast, f), getattr(general, f), err_msg=f)
+
+
+def test_one_blas_thread_is_scoped():
+    ctl = _kernels_line._blas_controller()
+    blas = [lib for lib in ctl.info() if lib["user_api"] == "blas"]
+    if not blas:
+        pytest.skip("no BLAS library that threadpoolctl can control")
+    before = [lib["num_threads"] for lib in blas]
+    with _kernels_line.one_blas_thread():
+        assert all(lib["num_threads"] == 1 for lib in ctl.info() if lib["user_api"] == "blas")
+    assert [lib["num_threads"] for lib in ctl.info() if lib["user_api"] == "blas"] == before
+
+
+def test_short_points_constant_is_the_kernels():
+    assert _kernels_line.SHORT_POINTS == nb.SHORT_POINTS
