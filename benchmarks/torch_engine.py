@@ -11,14 +11,16 @@ Segments: S pairs of random images x, y in [0, 1]^3072, walked from x towards y 
 ``--fraction`` of the way (the whole way, fraction 1, crosses tens of thousands of boundaries on
 ResNet-18 and takes long on a small CPU).
 
-Printed per model: points (activation regions) and linear regions per segment, the engine's time
-(median of ``--repeat``), the floor (one plain float64 forward pass of the module over the final
-points, in blocks of ``--chunk-points``), their ratio (target <= 2), and the peak memory of the
-run (CPU: peak resident memory of a fresh process per model, minus that after loading; GPU:
-``torch.cuda.max_memory_allocated``), which ``--chunk-points`` bounds.
+Printed per model and thread setting: the final points, activation and linear regions per
+segment, the engine's time (median of ``--repeat``), the floor (one plain float64 forward pass of
+the module over the final points, in blocks of ``--chunk-points``, measured in the same process,
+interleaved with the engine's runs), the ratio of the medians (target <= 2) with the range of the
+per-run ratios, and the peak memory of the run (CPU: peak resident memory of a fresh process per
+model, minus that after loading; GPU: ``torch.cuda.max_memory_allocated``), which
+``--chunk-points`` bounds.
 
     python benchmarks/torch_engine.py [--models cnn16,cnn32,cnn64,resnet18] [--segments 2]
-        [--fraction 0.02] [--repeat 3] [--chunk-points 1024] [--threads 2] [--device cpu]
+        [--fraction 0.02] [--repeat 3] [--chunk-points 1024] [--threads 1,2] [--device cpu]
 """
 from __future__ import annotations
 
@@ -73,33 +75,40 @@ def run_one(name: str, S: int, fraction: float, repeat: int, chunk: int, device:
     base = _rss_gb()
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    ts = []
-    for _ in range(repeat):
+    m = copy.deepcopy(model).to(device=device, dtype=torch.float64).eval()
+
+    def engine():
         t0 = time.perf_counter()
-        batch = lines(prog, X, X1, device=device, chunk_points=chunk)
+        b = lines(prog, X, X1, device=device, chunk_points=chunk)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        ts.append(time.perf_counter() - t0)
-    peak = (torch.cuda.max_memory_allocated() / 2**30) if device.startswith("cuda") else _rss_gb() - base
-    # the floor: one float64 forward pass over the final points (segment ends and boundary points)
-    m = copy.deepcopy(model).to(device=device, dtype=torch.float64).eval()
-    pts = []
-    for i, part in enumerate(batch):
-        t = torch.as_tensor(np.concatenate([[0.0], part.t, [1.0]]))
-        pts.append(X[i][None] + t.reshape(-1, 1, 1, 1) * (X1[i] - X[i])[None])
-    P = torch.cat(pts)
-    fs = []
-    for _ in range(repeat):
+        return time.perf_counter() - t0, b
+
+    def floor(P):
+        # the floor: one float64 forward pass over the final points (segment ends and boundary points)
         t0 = time.perf_counter()
         with torch.no_grad():
             for a in range(0, P.shape[0], chunk):
                 m(P[a : a + chunk].to(device))
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        fs.append(time.perf_counter() - t0)
+        return time.perf_counter() - t0
+
+    t, batch = engine()
+    peak = (torch.cuda.max_memory_allocated() / 2**30) if device.startswith("cuda") else _rss_gb() - base
+    pts = []
+    for i, part in enumerate(batch):
+        tt = torch.as_tensor(np.concatenate([[0.0], part.t, [1.0]]))
+        pts.append(X[i][None] + tt.reshape(-1, 1, 1, 1) * (X1[i] - X[i])[None])
+    P = torch.cat(pts)
+    ts, fs = [t], [floor(P)]
+    for _ in range(repeat - 1):  # interleaved, so that both see the same machine load
+        ts.append(engine()[0])
+        fs.append(floor(P))
     return dict(model=name, units=prog.num_units, segments=S, fraction=fraction,
                 act_regions=float(batch.num_regions("activation").mean()), lin_regions=float(batch.num_regions("linear").mean()),
-                time=float(np.median(ts)), floor=float(np.median(fs)), peak_gb=float(peak), chunk=chunk)
+                points=int(P.shape[0]), time=float(np.median(ts)), floor=float(np.median(fs)), peak_gb=float(peak), chunk=chunk,
+                ratios=[a / b for a, b in zip(ts, fs)])
 
 
 def main() -> None:
@@ -109,30 +118,36 @@ def main() -> None:
     ap.add_argument("--fraction", type=float, default=0.02)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--chunk-points", type=int, default=1024)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", default="1,2", help="torch threads; a comma list runs each setting (e.g. 1,2)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args()
     import torch
 
-    torch.set_num_threads(a.threads)
+    threads = [int(x) for x in str(a.threads).split(",")]
     if a.one:
+        torch.set_num_threads(threads[0])
         print(json.dumps(run_one(a.one, a.segments, a.fraction, a.repeat, a.chunk_points, a.device)))
         return
-    print(f"torch {torch.__version__}, device {a.device}, {a.threads} threads, chunk_points {a.chunk_points}, "
-          f"{a.segments} segments per model, fraction {a.fraction} of the way x -> y, median of {a.repeat}")
-    print(f"{'model':<12} {'units':>8} {'act.reg/seg':>11} {'lin.reg/seg':>11} {'time s':>8} {'s/seg':>8} {'floor s':>8} {'ratio':>6} {'peak GB':>8}")
-    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    print(f"torch {torch.__version__}, device {a.device}, torch threads {a.threads} (torch.set_num_threads and "
+          f"OMP_NUM_THREADS), chunk_points {a.chunk_points}, {a.segments} segments per model, fraction {a.fraction} of the "
+          f"way x -> y; times are medians of {a.repeat} runs, engine and floor interleaved in one process")
+    print(f"{'model':<12} {'thr':>3} {'units':>8} {'points':>7} {'act.reg/seg':>11} {'lin.reg/seg':>11} {'time s':>8} "
+          f"{'s/seg':>8} {'floor s':>8} {'ratio':>6} {'min-max':>10} {'peak GB':>8}")
     for name in a.models.split(","):
-        cmd = [sys.executable, __file__, "--one", name, "--segments", str(a.segments), "--fraction", str(a.fraction),
-               "--repeat", str(a.repeat), "--chunk-points", str(a.chunk_points), "--threads", str(a.threads), "--device", a.device]
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if out.returncode != 0:
-            print(f"{name:<12} failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
-            continue
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{r['model']:<12} {r['units']:>8} {r['act_regions']:>11.1f} {r['lin_regions']:>11.1f} {r['time']:>8.2f} "
-              f"{r['time'] / r['segments']:>8.2f} {r['floor']:>8.2f} {r['time'] / r['floor']:>6.2f} {r['peak_gb']:>8.2f}")
+        for th in threads:
+            env = dict(os.environ, OMP_NUM_THREADS=str(th))
+            cmd = [sys.executable, __file__, "--one", name, "--segments", str(a.segments), "--fraction", str(a.fraction),
+                   "--repeat", str(a.repeat), "--chunk-points", str(a.chunk_points), "--threads", str(th), "--device", a.device]
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if out.returncode != 0:
+                print(f"{name:<12} {th:>3} failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")
+                continue
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            rng = f"{min(r['ratios']):.2f}-{max(r['ratios']):.2f}"
+            print(f"{r['model']:<12} {th:>3} {r['units']:>8} {r['points']:>7} {r['act_regions']:>11.1f} {r['lin_regions']:>11.1f} "
+                  f"{r['time']:>8.2f} {r['time'] / r['segments']:>8.2f} {r['floor']:>8.2f} {r['time'] / r['floor']:>6.2f} "
+                  f"{rng:>10} {r['peak_gb']:>8.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -133,6 +133,70 @@ def test_chunk_size_does_not_change_the_partition():
         np.testing.assert_allclose(got.slopes, ref.slopes, rtol=0, atol=1e-13)
 
 
+@pytest.mark.parametrize("name,module,shape", MODELS[:3], ids=[m[0] for m in MODELS[:3]])
+def test_reach_units_agrees_with_the_backward_pass(name, module, shape):
+    """``reach_units`` (a forward pass of a one-hot from the unit's site) answers the goodness
+    question of ``reach`` (autograd through the whole program from the input) on random
+    patterns, for every unit of every site, including patterns where paths are cut."""
+    prog = compile_program(module, shape)
+    g = torch.Generator().manual_seed(3)
+    K = 6
+    masks = [(torch.rand((K, s.n), generator=g, dtype=torch.float64) < p).to(torch.float64)
+             for s, p in zip(prog.sites, np.linspace(0.05, 0.5, len(prog.sites)))]
+    R = prog.reach(masks, 4)
+    layer, unit, row = [], [], []
+    for l, s in enumerate(prog.sites):
+        for r in range(K):
+            layer.append(torch.full((s.n,), l))
+            unit.append(torch.arange(s.n))
+            row.append(torch.full((s.n,), r))
+    layer, unit, row = torch.cat(layer), torch.cat(unit), torch.cat(row)
+    got = prog.reach_units(layer, unit, lambda l, idx: masks[l][row[idx]], 5)
+    want = torch.stack([R[l][r, z] for l, z, r in zip(layer.tolist(), unit.tolist(), row.tolist())])
+    assert bool(want.any()) and not bool(want.all())  # both answers occur
+    assert torch.equal(got, want)
+
+
+def test_inplace_apply_matches_apply():
+    """The driver's in-place ``apply`` (its own copies of u_l, du_l) gives the values and tangents
+    of the plain ``apply`` at every site, ReLU and max-pool tournament rounds alike."""
+    name, module, shape = MODELS[2]
+    prog = compile_program(module, shape)
+    g = torch.Generator().manual_seed(4)
+    X = torch.randn((5,) + shape, generator=g, dtype=torch.float64)
+    V = torch.randn((5,) + shape, generator=g, dtype=torch.float64)
+    live = prog.start(X, V)
+    for l, s in enumerate(prog.sites):
+        U, dU = prog.advance(l, live, 3)
+        codes = torch.randint(0, 2 * s.act.T + 1, U.shape, generator=g).to(torch.int8)
+        a = type(live)(dict(live.values), dict(live.tangents), live.pc)
+        prog.apply(l, a, U.clone(), dU.clone(), codes)
+        prog.apply(l, live, U.clone(), dU.clone(), codes, inplace=True)
+        for key in a.values:
+            assert torch.equal(a.values[key], live.values[key]) and torch.equal(a.tangents[key], live.tangents[key]), (l, key)
+
+
+def test_row_blocks_do_not_change_the_partition(monkeypatch):
+    """The element-wise passes run in row blocks on CPU with one thread; blocks of one row give the
+    partition of one block."""
+    import linregions.engine.segments as seg
+
+    name, module, shape = MODELS[2]
+    X0, X1 = _ends(shape, 3, 6)
+    monkeypatch.setattr(seg, "_BLOCK_ELEMS", 1 << 40)
+    ref = lines(module, X0, X1)
+    monkeypatch.setattr(seg, "_BLOCK_ELEMS", 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # blocks are used with one thread only
+    try:
+        got = lines(module, X0, X1)
+    finally:
+        torch.set_num_threads(threads)
+    for f in FIELDS:
+        np.testing.assert_array_equal(getattr(got, f), getattr(ref, f), err_msg=f)
+    np.testing.assert_array_equal(got.slopes, ref.slopes)
+
+
 # ------------------------------------------------------------------------------------------------
 # models too large for the dense path: hooks and the module's own output
 

@@ -54,6 +54,7 @@ class SiteOps:
     input: str
     pre: Callable[[str, torch.Tensor], torch.Tensor]
     post: Callable[[str, torch.Tensor, torch.Tensor], torch.Tensor]
+    view: bool = False  # pre is a reshape of the input (a view): u_l shares the input's storage
 
 
 def _is_lin(mode: str) -> bool:
@@ -175,9 +176,14 @@ class ModuleProgram:
         for k, v in live.values.items():
             if isinstance(v, torch.Tensor):
                 out = torch.zeros((S,) + tuple(v.shape[1:]), dtype=v.dtype, device=v.device)
+                # in row blocks on CPU with one thread (as ``segments._row_blocks``): |v| of a block is a small temporary
+                P, width = v.shape[0], max(1, v[:1].numel())
+                step = max(1, (1 << 18) // width) if v.device.type == "cpu" and torch.get_num_threads() == 1 else P
                 with warnings.catch_warnings():  # index_reduce is "beta" in torch 2.x
                     warnings.simplefilter("ignore", UserWarning)
-                    env[k] = out.index_reduce_(0, seg, v.abs(), "amax")
+                    for a in range(0, P, step):
+                        out.index_reduce_(0, seg[a : a + step], v[a : a + step].abs(), "amax")
+                env[k] = out
             else:
                 env[k] = v
         stop = self.site_step[l]
@@ -227,16 +233,30 @@ class ModuleProgram:
         pt = s.tensors(U.device)["pt"]
         return a if pt is None else torch.where(pt, U, a)
 
-    def apply(self, l: int, live: Live, U: torch.Tensor, dU: torch.Tensor, codes: torch.Tensor) -> None:
-        """Apply site l: values at the points, tangents with the slopes of the interval codes."""
+    def apply(self, l: int, live: Live, U: torch.Tensor, dU: torch.Tensor, codes: torch.Tensor, inplace: bool = False) -> None:
+        """Apply site l: values at the points, tangents with the slopes of the interval codes.
+
+        ``inplace``: U and dU may be overwritten (the driver's own copies, or views of a site input
+        that is not used after the site); this saves two (P, n_l) temporaries per site."""
         ops, st = self.site_ops[l], self.steps[self.site_step[l]]
         x, dx = live.values[ops.input], live.tangents[ops.input]
-        live.values[st.key] = ops.post("value", x, self.activate(l, U))
-        live.tangents[st.key] = ops.post("lin", dx, self.slopes(l, codes) * dU)
+        s = self.sites[l]
+        if inplace and s.relu_like and s.tensors(U.device)["pt"] is None:
+            a = torch.relu_(U)
+            da = dU.masked_fill_(codes < 2, 0.0)  # slope (codes >= 2) of ``slopes``, without a float temporary
+        else:
+            a = self.activate(l, U)
+            da = self.slopes(l, codes) * dU
+        live.values[st.key] = ops.post("value", x, a)
+        live.tangents[st.key] = ops.post("lin", dx, da)
         i = self.site_step[l]
         if self.last_use.get(ops.input, -1) == i:
             live.values.pop(ops.input), live.tangents.pop(ops.input)
         live.pc = i + 1
+
+    def inplace_ok(self, l: int) -> bool:
+        """Whether site l's input is used by no later step (so views of it may be overwritten)."""
+        return self.last_use.get(self.site_ops[l].input, -1) == self.site_step[l]
 
     def output(self, live: Live, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(self.steps)
@@ -269,6 +289,61 @@ class ModuleProgram:
             for l, p in enumerate(probes):
                 out[l][sl] = p.grad > 0
         return out
+
+    def _after_site(self, l: int) -> tuple[dict[str, tuple[int, ...]] | None, tuple[int, ...]]:
+        """Shapes (per row) of the tensors live just after site l (None when a non-tensor value,
+        which may depend on the batch, is live there) and of site l's input (one run on one row)."""
+        if not hasattr(self, "_site_shapes"):
+            env = {self.input_key: torch.zeros((1,) + self.input_shape, dtype=torch.float64, device=self.device)}
+            shapes: list = []
+
+            def fn(k, u):
+                i = self.site_step[k]
+                live = {key: v for key, v in env.items() if self.last_use.get(key, -1) > i}
+                ok = all(isinstance(v, torch.Tensor) for v in live.values())
+                shapes.append(({key: tuple(v.shape[1:]) for key, v in live.items()} if ok else None,
+                               tuple(env[self.site_ops[k].input].shape[1:])))
+                return self.activate(k, u)
+
+            self._run("value", env, 0, len(self.steps), fn)
+            self._site_shapes = shapes
+        return self._site_shapes[l]
+
+    def reach_units(self, layer: torch.Tensor, unit: torch.Tensor, mask_fn, chunk: int) -> torch.Tensor:
+        """(E,) bool: for each entry e, whether a path from unit ``unit[e]`` of site ``layer[e]``
+        through open units of later sites (``mask_fn(l, idx)``: (len(idx), n_l) float, 1.0 where
+        unit is open for entries idx) with non-zero weights reaches an output.
+
+        The same question as ``reach`` (goodness, ``linregions.line``'s rule), answered by a
+        forward pass of a one-hot at the unit with absolute parameters from site ``layer[e]`` on
+        (``|J|`` applied to a column instead of a row: the sum over outputs of the non-negative
+        path products is positive in both exactly when a path exists), so only the ops after
+        the site run, without autograd."""
+        E = layer.numel()
+        good = torch.zeros(E, dtype=torch.bool, device=layer.device)
+        n = len(self.steps)
+        for l in torch.unique(layer).tolist():
+            idx = torch.nonzero(layer == l).reshape(-1)
+            shapes, in_shape = self._after_site(l)
+            if shapes is None:  # fall back to the backward pass from the input
+                masks = [mask_fn(k, idx) for k in range(len(self.sites))]
+                good[idx] = self.reach(masks, max(1, chunk // 16))[l][torch.arange(idx.numel(), device=idx.device), unit[idx]]
+                continue
+            ops, st, i = self.site_ops[l], self.steps[self.site_step[l]], self.site_step[l]
+            s = self.sites[l]
+            for r0 in range(0, idx.numel(), chunk):
+                ib = idx[r0 : r0 + chunk]
+                k = ib.numel()
+                env = {key: torch.zeros((k,) + sh, dtype=torch.float64, device=self.device) for key, sh in shapes.items()
+                       if key != st.key}
+                probe = torch.zeros((k, s.n), dtype=torch.float64, device=self.device)
+                probe[torch.arange(k, device=probe.device), unit[ib]] = 1.0
+                x = torch.zeros((k,) + in_shape, dtype=torch.float64, device=self.device)
+                env[st.key] = ops.post("abslin", x, probe)
+                self._run("abslin", env, i + 1, n, lambda l2, u: mask_fn(l2, ib) * u)
+                good[ib] = env[self.output_key].reshape(k, -1).sum(1) > 0
+        return good
+
 
 
 from .trace import InputShapeError, compile_program  # noqa: E402 (the builder uses the classes above)

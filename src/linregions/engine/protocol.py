@@ -16,8 +16,9 @@ points (rows) with their *live tensors* (every value that later computation stil
 - site l applied with given state codes (values at the points, slopes of the pieces on the
   intervals): ``Evaluator.apply``;
 - the output and its slope: ``Evaluator.output``;
-- reachability (goodness) and absolute slopes at given patterns: ``Evaluator.reach`` and
-  ``Evaluator.abs_slope``.
+- reachability (goodness) and absolute slopes at given patterns: ``Evaluator.reach`` (all units,
+  a backward pass), ``Evaluator.reach_units`` (given units, a forward pass from their site: what
+  the driver uses) and ``Evaluator.abs_slope``.
 
 ``linregions.engine.program.ModuleProgram`` implements it for ``torch.nn.Module``s (traced with
 torch.fx, evaluated with the module's own ops in float64).
@@ -127,10 +128,12 @@ class Evaluator(Protocol):
 
     def summand_scale(self, l: int, live: Live, seg: torch.Tensor, S: int) -> torch.Tensor: ...
 
-    def apply(self, l: int, live: Live, U: torch.Tensor, dU: torch.Tensor, codes: torch.Tensor) -> None: ...
+    def apply(self, l: int, live: Live, U: torch.Tensor, dU: torch.Tensor, codes: torch.Tensor, inplace: bool = False) -> None: ...
 
     def output(self, live: Live, chunk: int) -> tuple[torch.Tensor, torch.Tensor]: ...
 
     def reach(self, masks: list[torch.Tensor], chunk: int) -> list[torch.Tensor]: ...
+
+    def reach_units(self, layer: torch.Tensor, unit: torch.Tensor, mask_fn: Any, chunk: int) -> torch.Tensor: ...
 
     def abs_slope(self, V: torch.Tensor, masks: list[torch.Tensor], chunk: int) -> torch.Tensor: ...

@@ -27,6 +27,14 @@ their breakpoint there, so later sites see exact ties (a max-pool of two ReLUs b
 result does not depend on ``chunk_points`` in the degenerate cases tested; the snap scale is taken
 over the rows of a window, so in other degenerate cases a split segment may differ from an unsplit
 one by the attribution of a tie.
+
+Cost (``benchmarks/torch_engine.py``): the module's ops run twice per point (values and tangents),
+each up to the site where the point appears; new rows are gathered once per site (for a site whose
+pre-activations are a reshape of its input, u_l is read from the gathered input, not gathered
+again); the driver's own copies of u_l and du_l are activated in place; goodness is decided by a
+forward pass of a one-hot from the crossing unit's site (``ModuleProgram.reach_units``) only where
+a slope jump with one crossing unit does not settle it; with one torch thread on CPU the
+element-wise passes run in cache-sized row blocks (``_row_blocks``).
 """
 from __future__ import annotations
 
@@ -83,52 +91,74 @@ def _segment_ends(X0: Any, X1: Any, input_shape: Sequence[int] | None, batched: 
     return X0, X1, shape
 
 
-def _states(U, same, xi_list, tol_rows, code_dtype):
+def _row_blocks(n_rows: int, width: int, device: torch.device):
+    """Row ranges [a, b) covering n_rows: on CPU with one torch thread, blocks of about
+    ``_BLOCK_ELEMS`` elements (element-wise passes over small blocks stay in cache and need no
+    fresh pages for their temporaries: 2-3x faster); one range with several threads (one parallel
+    op per pass: many small parallel ops pay a thread synchronisation each, ruinous when the cores
+    are shared) and on other devices."""
+    blocked = device.type == "cpu" and torch.get_num_threads() == 1
+    step = max(1, _BLOCK_ELEMS // max(1, width)) if blocked else n_rows
+    return [(a, min(n_rows, a + step)) for a in range(0, max(n_rows, 0), max(1, step))]
+
+
+#: Elements per block of the element-wise passes on CPU (2 MiB of float64).
+_BLOCK_ELEMS = 1 << 18
+
+
+def _states(U, same, xi_list, tol_seg, seg, code_dtype):
     """State code of every interval (2p inside piece p, 2j+1 on breakpoint j at both ends), rows
-    that start no interval get 0 (``line._interval_states``)."""
-    m2 = U[:-1] + U[1:]
+    that start no interval get 0 (``line._interval_states``); ``tol_seg[j]`` (S, n) is the snap
+    tolerance of breakpoint j per segment, ``seg`` (P,) each row's segment."""
     s = torch.zeros(U.shape, dtype=code_dtype, device=U.device)
-    body = s[:-1]
-    for x in xi_list:
-        body += (m2 >= 2 * x).to(code_dtype)
-    body *= 2
-    for j, (x, tol) in enumerate(zip(xi_list, tol_rows)):
-        snapped = (U - x).abs() <= tol
-        on = snapped[:-1] & snapped[1:]
-        if bool(on.any()):
-            body[on] = 2 * j + 1
-    body[~same] = 0
+    for a, b in _row_blocks(U.shape[0] - 1, U.shape[1], U.device):  # intervals a..b-1: rows a..b
+        Ub = U[a : b + 1]
+        body = s[a:b]
+        m2 = Ub[:-1] + Ub[1:]
+        for x in xi_list:
+            body += (m2 >= 2 * x).to(code_dtype)
+        del m2
+        body *= 2
+        for j, (x, ts) in enumerate(zip(xi_list, tol_seg)):
+            snapped = (Ub - x).abs() <= ts[seg[a : b + 1]]
+            body.masked_fill_(snapped[:-1] & snapped[1:], 2 * j + 1)
+        body.masked_fill_(~same[a:b, None], 0)
     return s
 
 
-def _crossings(U, same, xi_list, tol_rows, passthrough):
+def _crossings(U, same, xi_list, tol_seg, seg, passthrough):
     """Rows k, units z, breakpoint values and interpolation parameters lam of the strict crossings
     of a breakpoint between consecutive rows of one segment (U affine on each interval)."""
     ks, zs, xs, lams = [], [], [], []
-    for x, tol in zip(xi_list, tol_rows):
-        D = U - x if x != 0 else U
-        above, below = D > tol, D < -tol
-        mask = (above[:-1] & below[1:]) | (below[:-1] & above[1:])
-        mask &= same[:, None]
-        if passthrough is not None:
-            mask &= ~passthrough[None, :]
-        k, z = torch.nonzero(mask, as_tuple=True)
-        if k.numel():
-            da, db = D[k, z], D[k + 1, z]
-            ks.append(k)
-            zs.append(z)
-            xs.append(torch.full_like(da, x))
-            lams.append(da / (da - db))
+    blocks = _row_blocks(U.shape[0] - 1, U.shape[1], U.device)
+    for x, ts in zip(xi_list, tol_seg):
+        for a, b in blocks:
+            Ub = U[a : b + 1]
+            D = Ub - x if x != 0 else Ub
+            tol = ts[seg[a : b + 1]]
+            above, below = D > tol, D < -tol
+            del tol
+            mask = (above[:-1] & below[1:]) | (below[:-1] & above[1:])
+            mask &= same[a:b, None]
+            if passthrough is not None:
+                mask &= ~passthrough[None, :]
+            k, z = torch.nonzero(mask, as_tuple=True)
+            if k.numel():
+                da, db = D[k, z], D[k + 1, z]
+                ks.append(k + a)
+                zs.append(z)
+                xs.append(torch.full_like(da, x))
+                lams.append(da / (da - db))
     if not ks:
         return None
     return torch.cat(ks), torch.cat(zs), torch.cat(xs), torch.cat(lams)
 
 
-def _new_points(U, t, seg, xi, tol, pt):
+def _new_points(U, t, seg, xi, tol_seg, pt):
     """Sorted new points (after row k, at lam of the interval, parameter t_new) of the strict
     crossings of site l's breakpoints, merged within ``T_MERGE`` as ``line`` does."""
     same = seg[:-1] == seg[1:]
-    found = _crossings(U, same, xi, tol, pt)
+    found = _crossings(U, same, xi, tol_seg, seg, pt)
     if found is None:
         return None
     k, z, xv, lam = found
@@ -161,16 +191,18 @@ def _gather(X: torch.Tensor, ids: torch.Tensor, k: torch.Tensor, lam: torch.Tens
     inherited from row k[j])."""
     old = ids >= 0
     if bool(old.all()):
-        return X[ids]
+        return X.index_select(0, ids)
     j = (-1 - ids).clamp(min=0)
     src = torch.where(old, ids, k[j] if k.numel() else ids)
-    out = X[src]
+    out = X.index_select(0, src)
     if interp:
         nw = torch.nonzero(~old).reshape(-1)
         jj = j[nw]
         kk = k[jj]
         lv = lam[jj].reshape((-1,) + (1,) * (X.dim() - 1)).to(X.dtype)
-        out[nw] = X[kk] + lv * (X[kk + 1] - X[kk])
+        a = out.index_select(0, nw)  # = X[kk]
+        d = X.index_select(0, kk + 1).sub_(a).mul_(lv).add_(a)  # X[kk] + lv * (X[kk + 1] - X[kk])
+        out.index_copy_(0, nw, d)
     return out
 
 
@@ -261,7 +293,8 @@ def _descend(prog: ModuleProgram, rows: _Rows, l0: int, S: int, chunk: int, out:
         xi = [float(x) for x in site.act.breakpoints]
         tol_seg = [SNAP_RTOL * (scale + abs(x)) for x in xi]  # tolerances.snap_scale, per breakpoint
         pt = site.tensors(dev)["pt"]
-        new = _new_points(U, rows.t, rows.seg, xi, [ts[rows.seg] for ts in tol_seg], pt)
+        new = _new_points(U, rows.t, rows.seg, xi, tol_seg, pt)
+        ops = prog.site_ops[l]
         P = rows.t.numel()
         if new is None:
             k = torch.zeros(0, dtype=torch.long, device=dev)
@@ -286,7 +319,12 @@ def _descend(prog: ModuleProgram, rows: _Rows, l0: int, S: int, chunk: int, out:
                 vals = {key: (_gather(v, w, k, lam, True) if isinstance(v, torch.Tensor) else v) for key, v in rows.live.values.items()}
                 tans = {key: (_gather(v, w, k, lam, False) if isinstance(v, torch.Tensor) else v) for key, v in rows.live.tangents.items()}
                 child = _Rows(seg_w, t_w, Live(vals, tans, rows.live.pc), [_gather(s, w, k, lam, False) for s in rows.states])
-                Uw, dUw = _gather(U, w, k, lam, True), _gather(dU, w, k, lam, False)
+                if ops.view:  # u_l is a reshape of the site's input: the same rows, no second gather
+                    Uw, dUw = ops.pre("value", vals[ops.input]), ops.pre("lin", tans[ops.input])
+                    if not prog.inplace_ok(l):
+                        Uw, dUw = Uw.clone(), dUw.clone()
+                else:
+                    Uw, dUw = _gather(U, w, k, lam, True), _gather(dU, w, k, lam, False)
                 if new is not None:  # units crossing at a new point are exactly on their breakpoint
                     pos = torch.full((k.numel(),), -1, dtype=torch.long, device=dev)
                     nw_rows = torch.nonzero(w < 0).reshape(-1)
@@ -297,11 +335,13 @@ def _descend(prog: ModuleProgram, rows: _Rows, l0: int, S: int, chunk: int, out:
                 if whole:
                     rows = None
             same = child.seg[:-1] == child.seg[1:]
-            s = _states(Uw, same, xi, [ts[child.seg] for ts in tol_seg], code)
+            s = _states(Uw, same, xi, tol_seg, child.seg, code)
             if pt is not None:
                 s[:, pt] = 0
             child.states.append(s)
-            prog.apply(l, child.live, Uw, dUw, s)
+            # Uw, dUw are this window's own (gathered, or views of an input used by no later step)
+            own = not (whole and new is None) or not ops.view or prog.inplace_ok(l)
+            prog.apply(l, child.live, Uw, dUw, s, inplace=own)
             del Uw, dUw
             if whole:
                 rows, U, dU = child, None, None
@@ -369,24 +409,25 @@ def _records(prog, seg, t, states, N_pts, dN_pts, X0, X1, chunk) -> dict[str, di
     linear = diff > torch.maximum(rel, noise)
     # goodness: a path of open units (on either side) with non-zero weights to an output. Where the
     # slope jumps at a point with one crossing unit, that unit is good (a unit without such a path
-    # cannot change the output's slope); elsewhere a backward pass of the pattern decides.
+    # cannot change the output's slope); elsewhere a forward pass of the pattern decides.
     good = torch.zeros(pair.numel(), dtype=torch.bool, device=dev)
     if K:
         row = torch.searchsorted(kept, pair)
         n_at = torch.bincount(row, minlength=K)
         sure = linear & (n_at == 1)
         good[sure[row]] = True
-        need = torch.nonzero(~sure).reshape(-1)
-        if need.numel():
-            rl, rr = li[kept[need]], ri[kept[need]]
-            masks = [(prog.opens(l, s[rl]) | prog.opens(l, s[rr])).to(torch.float64) for l, s in enumerate(states)]
-            R = prog.reach(masks, max(1, chunk // 16))  # autograd keeps every intermediate: smaller blocks
-            nrow = torch.full((K,), -1, dtype=torch.long, device=dev)
-            nrow[need] = torch.arange(need.numel(), device=dev)
-            r2 = nrow[row]
-            for l in range(len(states)):
-                m = (layer == l) & (r2 >= 0)
-                good[m] = R[l][r2[m], unit[m]]
+        # the crossings at points without a sure answer: a forward pass of a one-hot at each unit
+        # through the open units (on either side) of the later sites (``ModuleProgram.reach_units``)
+        ent = torch.nonzero(~sure[row]).reshape(-1)
+        if ent.numel():
+            er = kept[row[ent]]
+            rl, rr = li[er], ri[er]
+
+            def mask_fn(l2, idx):
+                s2 = states[l2]
+                return (prog.opens(l2, s2[rl[idx]]) | prog.opens(l2, s2[rr[idx]])).to(torch.float64)
+
+            good[ent] = prog.reach_units(layer[ent], unit[ent], mask_fn, chunk)
     pts = li[kept] + 1
     local = torch.full((t.numel(),), -1, dtype=torch.long, device=dev)
     local[pts] = torch.arange(K, device=dev)

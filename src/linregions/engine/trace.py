@@ -253,7 +253,7 @@ class _Builder:
             raise self.fail("the first argument must depend on the input")
         site = Site(n.name, NEURON, act, nunits, np.arange(nunits), 0, passthrough)
         ops = SiteOps(first.name, lambda mode, x: x.reshape(x.shape[0], -1),
-                      lambda mode, x, a: a.reshape(x.shape))
+                      lambda mode, x, a: a.reshape(x.shape), view=True)
         self.add_site(n.name, site, ops)
 
     # -- maxima ----------------------------------------------------------------------------------
@@ -282,13 +282,16 @@ class _Builder:
         """Steps of max over windows of prep(...) flattened per row (windows index one sample)."""
         win, valid, rounds = G.tournament_rounds(windows)
         widx = torch.from_numpy(np.where(valid, win, 0)).to(self.device)
-        vmask = torch.from_numpy(valid).to(self.device)
+        wflat = widx.reshape(-1)
+        vmask = None if valid.all() else torch.from_numpy(valid).to(self.device)
         sgn = -1.0 if negate else 1.0
 
         def cand(mode, a, k):
             flat = prep(mode, a, k)
             flat = flat.reshape(flat.shape[0], -1)
-            c = flat[:, widx] * vmask
+            c = flat.index_select(1, wflat).reshape((flat.shape[0],) + tuple(widx.shape))  # flat[:, widx]
+            if vmask is not None:
+                c = c * vmask
             return c * sgn if (negate and not _is_abs(mode)) else c
 
         ckey = f"{n.name}#c0"
@@ -307,8 +310,9 @@ class _Builder:
                 return A + B if _is_abs(mode) else A - B
 
             def post(mode, c, a, rt=rt, jt=jt, full=full):
+                # a is always the caller's fresh tensor (an activation of pre's output): overwritten
                 if full:
-                    return c[:, :, 1::2] + a.reshape(c.shape[0], c.shape[1], -1)
+                    return a.reshape(c.shape[0], c.shape[1], -1).add_(c[:, :, 1::2])  # = B + a
                 new = c[:, :, 0::2].clone()
                 new[:, rt, jt] = c[:, rt, 2 * jt + 1] + a
                 return new
