@@ -161,6 +161,12 @@ def save(obj: Any, path: str | os.PathLike) -> None:
         a, meta["fields"] = _dump_fields(obj, skip=("net",))
         arrays.update(a)
         if typ == "PlanePartition":
+            from .network import Network
+
+            if not isinstance(obj.net, Network):
+                raise TypeError(
+                    "save: this PlanePartition was cut from a torch module, whose ops a .npz file cannot hold; "
+                    "save the module itself (torch.save) and the partition's tables (to_frame(), to_geojson())")
             a, m = _net_arrays(obj.net)
             arrays.update(a)
             meta["net"] = m

@@ -35,6 +35,12 @@ Modules: ``section`` (``plane``, ``plane_through``), ``domain`` (the plane and i
 
 Results are numpy float64. ``device`` (a torch device, e.g. ``"cuda"``) runs the per-layer
 matmuls with torch there; the combinatorial cutting runs in numpy on the CPU.
+
+A torch ``nn.Module`` (CNN, ResNet; inputs shaped like one sample) runs through the same builder
+with the module's own ops (``engine.plane``): ``ModuleVertexValues`` gives u_l at the vertices and
+``ModuleSlice`` stands where the restricted network stands (``values.PlaneModel``: the sites'
+activations, widths and kinds; the faces' affine maps from a value and two tangents at an interior
+point; reachability by a backward pass), so the partition is the dense path's wherever both apply.
 """
 from __future__ import annotations
 

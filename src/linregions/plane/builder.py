@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import Network
 from ..tolerances import CLOSE_FACTOR, SNAP_RTOL, T_MERGE
 from .growable import _Grow
-from .values import VertexValues
+from .values import PlaneModel, VertexValues
 
 #: Smallest number of (neuron, breakpoint) pairs handled in one chunk of a layer. A chunk's first
 #: pass is dense over all current edges; the cuts after it cost about k^3 face visits for an
@@ -53,7 +52,7 @@ def _budget_error(l: int, rows: int, width: int) -> ValueError:
 class _Builder:
     """Mutable planar complex used while cutting (vertices, face rings, per-vertex u_l)."""
 
-    def __init__(self, rnet: Network, polygon: np.ndarray, max_regions: int, values: VertexValues):
+    def __init__(self, rnet: "PlaneModel", polygon: np.ndarray, max_regions: int, values: VertexValues):
         self.net = rnet
         self.values = values
         self.max_regions = int(max_regions)
@@ -87,15 +86,15 @@ class _Builder:
 
     # -- dense per-layer values ---------------------------------------------------------------------
     def start_layer(self, l: int) -> None:
-        W = self.net.weights[l]
+        n = self.net.widths[l]
         V = self.P.n
         prev = self.P.a if l == 0 else self.U.a
-        if V * W.shape[0] * 8 > MAX_VERTEX_BYTES:
-            raise _budget_error(l, V, W.shape[0])
+        if V * n * 8 > MAX_VERTEX_BYTES:
+            raise _budget_error(l, V, n)
         # reserve the whole budget at once: rows never written cost no memory, and growing a
         # buffer of this size by copying would be slow
-        cap = max(V + 1, MAX_VERTEX_BYTES // (8 * W.shape[0]))
-        U = _Grow.empty(V, (W.shape[0],), np.float64, cap)
+        cap = max(V + 1, MAX_VERTEX_BYTES // (8 * n))
+        U = _Grow.empty(V, (n,), np.float64, cap)
         scale = self.values.preactivations(l, self.P.a, prev, U.buf[:V])
         self.xi = self.net.activations[l].breakpoints
         self.tol = SNAP_RTOL * scale  # (n_l, T): each breakpoint its own scale
@@ -167,7 +166,22 @@ class _Builder:
         self.states.append(codes)
 
 
-def build(rnet: Network, poly: np.ndarray, max_regions: int, values: VertexValues, progress: bool) -> _Builder:
+def _breakpoints(act, units: np.ndarray, bps: np.ndarray) -> np.ndarray:
+    """Breakpoint values of the (unit, breakpoint) cutters (per-unit activations: their own)."""
+    xi = np.asarray(act.breakpoints, dtype=np.float64)
+    return xi[units, bps] if xi.ndim == 2 else xi[bps]
+
+
+def _crossing(U: np.ndarray, units: np.ndarray, xis: np.ndarray, tols: np.ndarray) -> np.ndarray:
+    """(k,) bool: cutter k has a vertex strictly above and one strictly below its breakpoint
+    (beyond its snapping tolerance, the rule of ``kernels._side_bits``)."""
+    if U.shape[0] == 0 or units.size == 0:
+        return np.zeros(units.size, bool)
+    hi, lo = U.max(axis=0)[units], U.min(axis=0)[units]
+    return (hi - xis > tols) & (lo - xis < -tols)
+
+
+def build(rnet: "PlaneModel", poly: np.ndarray, max_regions: int, values: VertexValues, progress: bool) -> _Builder:
     """Cut the polygon ``poly`` by every layer of the restricted network ``rnet``."""
     bld = _Builder(rnet, poly, max_regions, values)
     bar = None
@@ -180,16 +194,22 @@ def build(rnet: Network, poly: np.ndarray, max_regions: int, values: VertexValue
         bld.start_layer(l)
         units, bps = bld.cut_unit[l], bld.cut_bp[l]
         gids = bld.cut_offset[l] + np.arange(units.size)
-        xis = rnet.activations[l].breakpoints[bps]
+        xis = _breakpoints(rnet.activations[l], units, bps)
         tols = bld.tol[units, bps]
+        if bar is not None:
+            done = units.size
+        # only lines with vertices strictly on both sides can cut a face (u_l is affine on every
+        # face, and vertices added while cutting this layer interpolate between existing ones)
+        live = _crossing(bld.U.a, units, xis, tols)
+        units, gids, xis, tols = units[live], gids[live], xis[live], tols[live]
         i = 0
         while i < units.size:
             c = max(_MIN_CHUNK, bld.face_len.n)
             sl = slice(i, i + c)
             bld.cut_chunk(units[sl], xis[sl], tols[sl], gids[sl])
-            if bar is not None:
-                bar.update(min(c, units.size - i))
             i += c
+        if bar is not None:
+            bar.update(done)
         bld.end_layer(l)
     if bar is not None:
         bar.close()

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..line import _reachability
 from ..network import Network
+from .values import is_dense
 
 #: Edges per block in the general (sparse weights) pass.
 _BLOCK = 1 << 15
@@ -30,19 +31,28 @@ def _open_codes(rnet: Network, l: int, codes: np.ndarray) -> np.ndarray:
     return _open_table(rnet, l)[np.arange(codes.shape[1]), codes]
 
 
-def edge_goodness(rnet: Network, states, roots: np.ndarray, edge_faces: np.ndarray, e_layer: np.ndarray, e_unit: np.ndarray) -> np.ndarray:
+def edge_goodness(rnet: Network, states, roots: np.ndarray, edge_faces: np.ndarray, e_layer: np.ndarray, e_unit: np.ndarray,
+                  sure: np.ndarray | None = None) -> np.ndarray:
     """Good flag of every neuron edge: a path of open neurons (non-zero weights) from the edge's
     neuron to an output, with open = open on either adjacent face (``line._reachability``).
     With all weights after the first layer non-zero this is "every later layer has an open
-    neuron", evaluated per face and layer without forming per-edge patterns."""
+    neuron", evaluated per face and layer without forming per-edge patterns.
+
+    ``sure`` (E,) marks edges known to be good (the output's gradient jumps across them: a neuron
+    without an open path to an output cannot change it); only the others are searched. A module
+    (``engine.plane.ModuleSlice``) searches with a backward pass of its ops (``reachability``)."""
     E = e_layer.size
     good = np.zeros(E, bool)
     ei = np.nonzero(e_layer >= 0)[0]
+    if sure is not None:
+        good[ei[sure[ei]]] = True
+        ei = ei[~sure[ei]]
+    dense = is_dense(rnet)
     d = rnet.depth
     fl, fr = edge_faces[ei, 0], edge_faces[ei, 1]
     fr = np.where(fr < 0, fl, fr)
     fl = np.where(fl < 0, fr, fl)
-    if all(np.all(W != 0) for W in rnet.weights[1:]):
+    if dense and all(np.all(W != 0) for W in rnet.weights[1:]):
         from .kernels import any_open
 
         opened = np.ones((roots.shape[0], d + 1), bool)
@@ -62,7 +72,7 @@ def edge_goodness(rnet: Network, states, roots: np.ndarray, edge_faces: np.ndarr
             _open_codes(rnet, l, states[l][roots[fl, l]]) | _open_codes(rnet, l, states[l][roots[fr, l]])
             for l in range(rnet.depth)
         ]
-        R = _reachability(rnet, opens)
+        R = _reachability(rnet, opens) if dense else rnet.reachability(opens)
         for l in range(rnet.depth):
             m = np.nonzero(e_layer[e] == l)[0]
             good[e[m]] = R[l][m, e_unit[e[m]]]

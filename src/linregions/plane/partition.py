@@ -23,6 +23,7 @@ from ..tolerances import UNIT_ROUNDOFF
 from .builder import _Builder
 from .goodness import edge_goodness
 from .slopes import edge_jumps, face_affine
+from .values import is_dense
 
 Kind = Literal["linear", "activation"]
 
@@ -63,7 +64,7 @@ def _close_warning(what: str, counts: dict) -> None:
     )
 
 
-def assemble(net: Network, rnet: Network, x0: np.ndarray, B: np.ndarray, poly: np.ndarray, bld: _Builder, marks) -> "PlanePartition":
+def assemble(net: Any, rnet: Any, x0: np.ndarray, B: np.ndarray, poly: np.ndarray, bld: _Builder, marks) -> "PlanePartition":
     from .kernels import complex_arrays, complex_edges
 
     F = bld.face_len.n
@@ -86,7 +87,10 @@ def assemble(net: Network, rnet: Network, x0: np.ndarray, B: np.ndarray, poly: n
         e_kind[m] = rnet.kinds(l)[e_unit[m]]
     boundary_side = np.where(is_n, -1, -1 - lab)
     roots = bld.roots.a.copy()
-    good = edge_goodness(rnet, bld.states, roots, edge_faces, e_layer, e_unit)
+    dense = is_dense(rnet)
+    # a module's goodness needs backward passes: edges across which the gradient jumps are good
+    # without one, so it is decided after the linear edges (below)
+    good = edge_goodness(rnet, bld.states, roots, edge_faces, e_layer, e_unit) if dense else np.zeros(E, bool)
     # watertight: each interior edge once in each direction, each domain edge once, positive
     # areas summing to the domain, V - E + F = 1
     occ_f, occ_b = occ[:, 0], occ[:, 1]
@@ -111,13 +115,17 @@ def assemble(net: Network, rnet: Network, x0: np.ndarray, B: np.ndarray, poly: n
     erased = {k: close[k] for k in ("snap", "merge", "clip")}
     if sum(erased.values()):
         _close_warning("the activation complex", erased)
-    return PlanePartition(
+    part = PlanePartition(
         net=net, origin=x0, basis=B, domain=poly, vertices=P, edges=edges, edge_layer=e_layer,
         edge_unit=e_unit, edge_breakpoint=e_bp, edge_good=good, edge_kind=e_kind,
         edge_faces=edge_faces, edge_boundary_side=boundary_side, face_ptr=offs, face_vertices=fv,
         marks=marks, watertight=not problems, _states=tuple(bld.states), _roots=roots, _rnet=rnet,
         _close=tuple(close.items()), _face_areas=areas,
     )
+    if not dense:
+        good = edge_goodness(rnet, bld.states, roots, edge_faces, e_layer, e_unit, sure=part.linear_edges)
+        object.__setattr__(part, "edge_good", good)
+    return part
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -143,6 +151,10 @@ class PlanePartition(RegionViews, NotebookViews):
 
     ``close_decisions`` counts the tolerance decisions that were close, and ``certified`` says
     whether none of them erased more than rounding noise.
+
+    For a torch module (``plane(module, ...)``), ``net`` is its ``engine.plane.ModuleSlice``:
+    "layers" are the module's activation sites and units are flat indices in them
+    (``ModuleProgram.unit_name``), as in the engine's ``line``.
 
     Linear regions are faces glued across interior edges where the output's gradient does not
     jump (``linear_edges``, pieces of the function N); for generic networks these are exactly the

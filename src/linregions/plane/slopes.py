@@ -8,6 +8,10 @@ from the value of N at an interior point. The magnitude of the summands of the l
 (``tolerances.slope_noise``), and ``tolerances.slope_jump`` decides the jump across
 every interior edge with that floor (a gradient exactly 0 on one side and rounding noise on the
 other is no jump).
+
+For a module on the plane (``engine.plane.ModuleSlice``) the same functions take the affine maps
+from the module's ops (value and two tangents at an interior point, the pattern fixed) and the
+floor from the gradients' own magnitudes, as the engine's ``line`` does.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import numpy as np
 
 from ..network import PASSTHROUGH, Network
 from ..tolerances import CLOSE_FACTOR, SLOPE_RTOL, slope_jump, slope_noise, vector_norm
+from .values import is_dense
 
 #: Faces per block.
 _BLOCK = 1 << 14
@@ -72,6 +77,8 @@ def face_affine(rnet: Network, states, roots: np.ndarray, X: np.ndarray) -> tupl
     ``states[l][roots[f, l]]``. The product W_d D_{d-1} ... D_0 W_0 is taken from the cheaper
     side: from the output (``_face_affine_backward``, n_out rows per face, no forward pass) when
     n_out <= 2, else from the two plane directions (forward tangents, faces x directions rows)."""
+    if not is_dense(rnet):  # a module on the plane: value and two tangents with the module's ops
+        return rnet.face_affine(states, roots, X)
     if rnet.n_out <= 2:
         return _face_affine_backward(rnet, states, roots)
     F = X.shape[0]
@@ -120,8 +127,6 @@ def edge_jumps(rnet: Network, grad: np.ndarray, states, roots: np.ndarray, edge_
     with the rounding floor ``slope_noise``) and the number of close decisions among them. The
     floor needs the faces' ``face_abs_grad``; it is computed only where an a-priori bound of the
     floor (``line``'s ``_noise_constants``) cannot settle the jump."""
-    from ..line.core import _noise_constants
-
     E = edge_faces.shape[0]
     out = np.zeros(E, bool)
     e = np.nonzero(interior)[0]
@@ -134,14 +139,23 @@ def edge_jumps(rnet: Network, grad: np.ndarray, states, roots: np.ndarray, edge_
     gl, gr = grad[fl].reshape(-1, k), grad[fr].reshape(-1, k)
     diff = vector_norm(gr - gl)
     rel = SLOPE_RTOL * (vector_norm(gl) + vector_norm(gr))
-    factor, n_terms = _noise_constants(rnet)
-    bound = slope_noise(np.ones((1, 1)), n_terms)[0] * 2.0 * factor * np.sqrt(2.0)
+    dense = is_dense(rnet)
+    if dense:
+        from ..line.core import _noise_constants
+
+        factor, n_terms = _noise_constants(rnet)
+        bound = slope_noise(np.ones((1, 1)), n_terms)[0] * 2.0 * factor * np.sqrt(2.0)
+    else:  # the floor is read from the gradients themselves (``ModuleSlice.slope_floor``)
+        bound = 0.0
     jump, close = np.ones(e.size, bool), np.zeros(e.size, bool)
     cand = np.nonzero(~(diff > np.maximum(CLOSE_FACTOR * rel, bound)))[0]
     if cand.size:
-        faces, inv = np.unique(np.concatenate([fl[cand], fr[cand]]), return_inverse=True)
-        ag = face_abs_grad(rnet, states, roots, faces)[inv].reshape(2, cand.size, k)
-        noise = slope_noise(ag[0] + ag[1], n_terms)
+        if dense:
+            faces, inv = np.unique(np.concatenate([fl[cand], fr[cand]]), return_inverse=True)
+            ag = face_abs_grad(rnet, states, roots, faces)[inv].reshape(2, cand.size, k)
+            noise = slope_noise(ag[0] + ag[1], n_terms)
+        else:
+            noise = rnet.slope_floor(gl[cand], gr[cand])
         jump[cand], close[cand] = slope_jump(gl[cand], gr[cand], noise)
     out[e] = jump
     return out, int(close.sum())

@@ -42,6 +42,32 @@ class VertexValues(Protocol):
         ...
 
 
+class PlaneModel(Protocol):
+    """What the builder and ``PlanePartition`` read from the network besides ``VertexValues``.
+
+    A restricted ``Network`` (two inputs) is one (its hidden layers); ``engine.plane.ModuleSlice``
+    is the other (a module's activation sites). Both share ``depth``, ``widths``, ``n_out``,
+    ``activations[l]`` (``PiecewiseLinear``), ``unit_kinds``/``kinds(l)``/``switching(l)``,
+    ``has_special_units``, ``neuron_ids`` and ``slope(l, pieces)``. What only the dense network can
+    do with matrices (the faces' affine maps, the rounding floor of slope jumps, reachability)
+    a ``ModuleSlice`` does with the module's ops: ``face_affine(states, roots, X)``,
+    ``slope_floor(gl, gr)`` and ``reachability(opens)``; ``plane.slopes`` and ``plane.goodness``
+    dispatch on ``is_dense``."""
+
+    depth: int
+    widths: tuple[int, ...]
+    n_out: int
+
+    def kinds(self, l: int) -> np.ndarray: ...
+
+    def switching(self, l: int) -> np.ndarray: ...
+
+
+def is_dense(model: Any) -> bool:
+    """True for a (restricted) ``Network``: the dense matrix routines apply."""
+    return isinstance(model, Network)
+
+
 class DenseVertexValues:
     """``VertexValues`` of a restricted ``Network``: u_l = W_l phi_{l-1}(u_{l-1}) + b_l, one matmul
     per layer (blocks of rows on numpy; one product on a torch ``device``)."""
