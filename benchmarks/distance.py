@@ -10,10 +10,16 @@
      without the forward Jacobian), on fewer inputs.
 2. kind="linear" on small nets: seconds per input and activation regions examined, with the
    time of kind="activation" on the same inputs as the baseline.
+3. kind="activation" on torch modules (3-conv CNNs, the module's own ops through the torch-native
+   engine): seconds per input against, in the same run, the floor: one plain float64 forward pass
+   of the module over n_in rows per input (the forward-mode tangents along the input basis that
+   any method giving every unit's ||grad u_z|| from the module's ops must push through it); and,
+   where the dense compiled network is small enough, the dense path (compile + distance) on the
+   same inputs.
 
 Times are medians over ``--repeat`` runs; the thread settings (torch, BLAS) are printed first.
 
-Usage: python benchmarks/distance.py [--inputs 512] [--device cpu] [--repeat 3] [--quick]
+Usage: python benchmarks/distance.py [--inputs 512] [--device cpu] [--repeat 3] [--quick] [--skip-modules]
 """
 from __future__ import annotations
 
@@ -121,12 +127,65 @@ def bench_linear(repeat: int, quick: bool = False) -> None:
         print(f"{name:<24}{k:>7}{1e3 * t_lin / k:>10.2f}{t_lin / t_act:>14.1f}{lin.regions.mean():>14.2f}{lin.regions.max():>6}{differ:>9}")
 
 
+def _cnn(c: int, channels: int, seed: int = 0):
+    from torch import nn
+
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(c, channels, 3, padding=1), nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1, stride=2), nn.ReLU(),
+        nn.Conv2d(channels, channels, 3, padding=1, stride=2), nn.ReLU(), nn.Flatten(), nn.LazyLinear(10),
+    )
+
+
+def bench_modules(device: str, repeat: int, quick: bool = False) -> None:
+    from linregions import Network
+    from linregions.engine import compile_program
+
+    cases = [((3, 16, 16), 8, 4, True), ((3, 32, 32), 8, 2, False), ((3, 32, 32), 16, 2, False)]
+    if quick:
+        cases = cases[:1]
+    print(f"\nkind='activation' on torch modules (3-conv CNNs, ReLU), device={device}; floor: one float64 forward of the "
+          "module over n_in rows per input")
+    print(f"{'model':<28}{'units':>8}{'inputs':>7}{'s/input':>10}{'x floor':>9}{'dense s/input':>15}{'dense compile s':>17}{'max rel diff':>14}")
+    for shape, ch, k, dense in cases:
+        m = _cnn(shape[0], ch)
+        m(torch.zeros((1,) + shape))  # materialise the lazy layer
+        m = m.double().eval()
+        prog = compile_program(m, shape, device)
+        X = np.random.default_rng(2).normal(size=(k,) + shape)
+        n = int(np.prod(shape))
+        basis = torch.eye(n, dtype=torch.float64, device=device).reshape((n,) + shape)
+        md = m.to(device)
+
+        def floor():
+            with torch.no_grad():
+                for _ in range(k):
+                    for i in range(0, n, 4096):
+                        md(basis[i : i + 4096])
+            if device != "cpu":
+                torch.cuda.synchronize()
+
+        res = {}
+        t_mod = _time(lambda: res.__setitem__("m", distance_to_boundary(prog, X)), repeat)
+        t_floor = _time(floor, repeat)
+        dense_t = compile_t = diff = float("nan")
+        if dense:
+            t0 = time.perf_counter()
+            net = Network.from_torch(m.cpu(), input_shape=shape)
+            compile_t = time.perf_counter() - t0
+            dense_t = _time(lambda: res.__setitem__("d", distance_to_boundary(net, X.reshape(k, -1))), repeat) / k
+            diff = float(np.max(np.abs(res["m"].distance / res["d"].distance - 1)))
+        name = f"{ch} ch, input {'x'.join(map(str, shape))}"
+        print(f"{name:<28}{prog.num_units:>8}{k:>7}{t_mod / k:>10.3f}{t_mod / t_floor:>9.2f}{dense_t:>15.3f}{compile_t:>17.2f}{diff:>14.2g}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--inputs", type=int, default=512)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--skip-linear", action="store_true")
+    p.add_argument("--skip-modules", action="store_true")
     p.add_argument("--quick", action="store_true", help="small run: 32 inputs, the first three kind='linear' nets")
     args = p.parse_args()
     torch.manual_seed(0)
@@ -137,6 +196,8 @@ def main() -> None:
     bench_activation(args.inputs, args.device, args.repeat)
     if not args.skip_linear:
         bench_linear(args.repeat, quick=args.quick)
+    if not args.skip_modules:
+        bench_modules(args.device, args.repeat, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ _LAZY = {
     "tracker": ("RegionTracker",),
     "sweep": ("run_sweep", "ResultStore", "grid", "CellResult"),
     "report": ("build_report",),
-    "torch_io": ("load_model",),
+    "torch_io": ("load_model", "load_module"),
     "engine": ("ModuleProgram", "compile_program", "InputShapeError"),
 }
 _WHERE = {name: mod for mod, names in _LAZY.items() for name in names}

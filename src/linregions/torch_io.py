@@ -34,7 +34,7 @@ from .activations import (
 )
 from .network import NEURON, PASSTHROUGH, Network
 
-__all__ = ["network_from_torch", "network_to_torch", "PLModule", "activation_from_module", "load_model", "SUPPORTED",
+__all__ = ["network_from_torch", "network_to_torch", "PLModule", "activation_from_module", "load_model", "load_module", "SCRIPT_CLASSES", "SUPPORTED",
            "check_device", "refuse_complex"]
 
 SUPPORTED = (
@@ -289,16 +289,31 @@ def network_to_torch(net: Network, dtype: Any = None) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def load_model(path: str | os.PathLike, *, trust: bool = False) -> Network:
-    """Load a saved model as a ``Network``.
+#: Module classes a scripted ``nn.Sequential`` may hold (``torch.nn`` names); each is rebuilt from
+#: the scripted child's constants (its constructor's argument names) and its state dict.
+SCRIPT_CLASSES = (
+    "Linear", "Conv1d", "Conv2d", "BatchNorm1d", "BatchNorm2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Flatten", "Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+    "AlphaDropout", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "Hardtanh", "Hardsigmoid", "Softshrink",
+    "Hardshrink", "Threshold",
+)
 
-    TorchScript files (``torch.jit.save``) are read by walking their ``Linear`` and activation
-    submodules. A pickled ``nn.Module`` (``torch.save(model)``) runs arbitrary code when loaded,
-    so it is read only with ``trust=True``. A ``state_dict`` is refused with a hint.
+
+def load_module(path: str | os.PathLike, *, trust: bool = False) -> nn.Module:
+    """The ``nn.Module`` saved at ``path``, as it was saved (training flags included).
+
+    A TorchScript file (``torch.jit.save``) cannot be traced by torch.fx, so a scripted
+    ``nn.Sequential`` is rebuilt as the same ``nn.Sequential`` of ordinary modules
+    (``SCRIPT_CLASSES``), each constructed from the scripted child's constants and loaded with its
+    state dict; any other scripted module is refused with what to do instead. A pickled module
+    (``torch.save(model)``) runs arbitrary code when loaded, so it is read only with
+    ``trust=True``. A ``state_dict`` is refused with a hint.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory, not a model file")
     try:
         with warnings.catch_warnings():  # torch >= 2.9 marks TorchScript deprecated; it still loads
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -306,81 +321,71 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Network:
     except Exception:
         scripted = None
     if scripted is not None:
-        return _from_script(scripted)
+        refuse_complex(scripted)
+        return _rebuild(scripted, "model")
     if not trust:
         raise ValueError(
             f"{path!r} is not TorchScript. Loading a pickled module can run arbitrary code; "
-            "pass trust=True (CLI: --trust-pickle) if you trust the file, or save it with torch.jit.script/trace"
+            "pass trust=True (CLI: --trust) if you trust the file, or save it with torch.jit.script"
         )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # not a torch file at all
         raise ValueError(f"{path!r} is neither TorchScript nor a torch.save file ({type(e).__name__}: {e})") from None
     if isinstance(obj, dict):
-        raise ValueError(f"{path!r} holds a state_dict, not a module; build the module and call Network.from_torch(module)")
-    return network_from_torch(obj)
+        raise ValueError(f"{path!r} holds a state_dict, not a module; save the module itself (torch.save(model)) "
+                         "or script it (torch.jit.script)")
+    if not isinstance(obj, nn.Module):
+        raise TypeError(f"{path!r} holds a {type(obj).__name__}, not a torch.nn.Module")
+    return obj
 
 
-def _from_script(m: Any) -> Network:
-    """Rebuild an nn.Sequential from a scripted module's children (Linear and activations)."""
-    refuse_complex(m)
-    if getattr(m, "original_name", None) != "Sequential":
+def load_model(path: str | os.PathLike, *, trust: bool = False) -> Network:
+    """Load a saved MLP (``nn.Sequential`` of linear layers and activations) as a ``Network``
+    (``load_module``, then ``Network.from_torch``)."""
+    return network_from_torch(load_module(path, trust=trust))
+
+
+def _rebuild(m: Any, name: str) -> nn.Sequential:
+    """An ``nn.Sequential`` equal to the scripted ``nn.Sequential`` ``m``."""
+    kind = getattr(m, "original_name", type(m).__name__)
+    if kind != "Sequential":
         # the children of another module say nothing about what its forward does with them
         raise TypeError(
-            f"the TorchScript model is a {getattr(m, 'original_name', type(m).__name__)}, not an nn.Sequential; its forward "
-            "cannot be read layer by layer. Script an nn.Sequential, or build the module in Python and use "
-            "Network.from_torch. Supported: " + SUPPORTED
-        )
-    seq = []
-    for name, child in m.named_children():
-        kind = child.original_name
-        if kind == "Sequential":
-            seq.append(_from_script_seq(child))
+            f"the TorchScript {name} is a {kind}, not an nn.Sequential: its forward cannot be read from its children. "
+            "Script an nn.Sequential, or save the module with torch.save(model) and load it with trust=True "
+            "(CLI: --trust; the file is then run as code). Supported: " + ", ".join(SCRIPT_CLASSES))
+    return nn.Sequential(*[_rebuild(c, f"{name}.{n}") if getattr(c, "original_name", "") == "Sequential"
+                           else _leaf(c, f"{name}.{n}") for n, c in m.named_children()]).train(bool(m.training))
+
+
+def _leaf(child: Any, name: str) -> nn.Module:
+    """An ordinary module equal to the scripted child (constants from its attributes, state dict)."""
+    import inspect
+
+    kind = getattr(child, "original_name", type(child).__name__)
+    if kind not in SCRIPT_CLASSES:
+        raise TypeError(f"TorchScript submodule {name!r} ({kind}) is not supported in a scripted nn.Sequential; "
+                        f"supported: {', '.join(SCRIPT_CLASSES)}. Save the module with torch.save and load it trusted")
+    cls = getattr(nn, kind)
+    kwargs: dict[str, Any] = {}
+    for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+        if p.name in ("device", "dtype", "inplace") or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        seq.append(_script_leaf(child, name))
-    return network_from_torch(nn.Sequential(*seq))
-
-
-def _from_script_seq(m: Any) -> nn.Sequential:
-    return nn.Sequential(*[(_from_script_seq(c) if c.original_name == "Sequential" else _script_leaf(c, n)) for n, c in m.named_children()])
-
-
-def _script_leaf(child: Any, name: str) -> nn.Module:
-    kind = child.original_name
-    if kind == "Linear":
-        W = child.weight.detach()
-        lin = nn.Linear(W.shape[1], W.shape[0], bias=child.bias is not None).double()
-        with torch.no_grad():
-            lin.weight.copy_(W)
-            if child.bias is not None:
-                lin.bias.copy_(child.bias.detach())
-        return lin
-    simple = {"ReLU": nn.ReLU, "Identity": nn.Identity, "Flatten": nn.Flatten, "Hardsigmoid": nn.Hardsigmoid, "ReLU6": nn.ReLU6}
-    if kind in simple:
-        return simple[kind]()
-    if kind.endswith("Dropout") or kind in ("Dropout1d", "Dropout2d", "Dropout3d"):
-        return nn.Identity()
-    try:
-        if kind == "LeakyReLU":
-            return nn.LeakyReLU(float(child.negative_slope))
-        if kind == "Hardtanh":
-            return nn.Hardtanh(float(child.min_val), float(child.max_val))
-        if kind == "Softshrink":
-            return nn.Softshrink(float(child.lambd))
-        if kind == "Hardshrink":
-            return nn.Hardshrink(float(child.lambd))
-        if kind == "Threshold":
-            return nn.Threshold(float(child.threshold), float(child.value))
-        if kind == "RReLU":
-            return nn.RReLU(float(child.lower), float(child.upper)).train(bool(child.training))
-    except AttributeError:
-        raise TypeError(
-            f"TorchScript submodule {name!r} ({kind}) does not keep its parameters (a traced module?); "
-            "save the model with torch.jit.script instead"
-        ) from None
-    if kind == "PReLU":
-        p = nn.PReLU(child.weight.numel())
-        with torch.no_grad():
-            p.weight.copy_(child.weight.detach())
-        return p
-    raise TypeError(f"TorchScript submodule {name!r} ({kind}) is not supported. Supported: {SUPPORTED}")
+        if p.name == "bias":
+            kwargs["bias"] = getattr(child, "bias", None) is not None
+        elif p.name == "num_parameters":  # PReLU
+            kwargs["num_parameters"] = int(child.weight.numel())
+        elif hasattr(child, p.name):
+            kwargs[p.name] = getattr(child, p.name)
+        elif p.default is inspect.Parameter.empty:
+            raise TypeError(f"TorchScript submodule {name!r} ({kind}) does not keep its constant {p.name!r} "
+                            "(a traced module?); save the model with torch.jit.script instead")
+    mod = cls(**kwargs)
+    state = {k: v.detach() for k, v in child.state_dict().items()}
+    floats = [v.dtype for v in state.values() if v.is_floating_point()]
+    if floats:  # keep the saved precision (load_state_dict would cast to the new module's float32)
+        mod = mod.to(floats[0])
+    with torch.no_grad():
+        mod.load_state_dict(state)
+    return mod.train(bool(child.training))

@@ -8,7 +8,7 @@ import json
 import os
 import re
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -107,15 +107,111 @@ def parse_spec(spec: str) -> tuple[int, list[int], int]:
     return sizes[0], sizes[1:-1], sizes[-1]
 
 
-def add_network_args(p: argparse.ArgumentParser, default_spec: str = "2-32x3-1") -> None:
+def add_network_args(p: argparse.ArgumentParser, default_spec: str = "2-32x3-1", *, modules: bool = False) -> None:
+    """``--mlp``/``--model`` and the law options; ``modules=True`` adds ``--input-shape`` (torch
+    modules through the torch-native engine, ``module_from_args``)."""
     g = p.add_argument_group("network")
     g.add_argument("--mlp", default=None, metavar="SPEC", help=f"random MLP 'n_in-widths-n_out', e.g. 784-256x4-10 (default {default_spec})")
-    g.add_argument("--model", default=None, metavar="PATH", help="a saved model: TorchScript, or a pickled nn.Sequential with --trust-pickle")
-    g.add_argument("--trust-pickle", action="store_true", help="allow loading a pickled module (runs code from the file)")
+    g.add_argument("--model", default=None, metavar="PATH", help="a saved model: TorchScript, or a pickled module with --trust"
+                   + ("; with --input-shape a CNN/ResNet, run by the torch-native engine (its own ops)" if modules else ""))
+    g.add_argument("--trust-pickle", "--trust", dest="trust_pickle", action="store_true",
+                   help="allow loading a pickled module (runs code from the file)")
+    if modules:
+        g.add_argument("--input-shape", default=None, metavar="C,H,W",
+                       help="with --model: the input shape of one sample (e.g. 3,32,32 or 1,28,28); the model then runs as "
+                       "a torch module through the torch-native engine, and points are shaped like samples")
     g.add_argument("--activation", default="relu", help="for --mlp: relu, leaky_relu[:SLOPE], hard_tanh[:MIN,MAX], abs, relu6, hard_sigmoid, soft_shrink[:LAMBDA]")
     g.add_argument("--bias", default="normal:0.1", help="for --mlp: bias law normal:STD, uniform:LOW,HIGH, laplace:SCALE or zero (default normal:0.1)")
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(_default_spec=default_spec)
+
+
+_SHAPE_TOKEN = re.compile(r"^\s*(\d+)\s*$")
+
+
+def parse_shape(text: str, option: str = "--input-shape") -> tuple[int, ...]:
+    """'3,32,32' -> (3, 32, 32): positive integers separated by single commas; anything else (an
+    empty size, a sign, a float, another separator) is refused with the text quoted."""
+    parts = str(text).split(",")
+    if not str(text).strip() or any(_SHAPE_TOKEN.match(t) is None for t in parts):
+        raise ValueError(f"{option} must be positive integers separated by commas, like 3,32,32, got {text!r}")
+    shape = tuple(int(t) for t in parts)
+    if min(shape) < 1:
+        raise ValueError(f"{option} sizes must be at least 1, got {text!r}")
+    return shape
+
+
+class LoadedModule(NamedTuple):
+    """A saved torch module for the torch-native engine: the module (eval mode), the input shape of
+    one sample, and its compiled ``engine.ModuleProgram`` (on the requested device)."""
+
+    module: Any
+    shape: tuple[int, ...]
+    program: Any
+
+
+def module_from_args(args: argparse.Namespace, device: Any = None) -> LoadedModule | None:
+    """``--model`` with ``--input-shape``: the module, its shape and its program (compiled here, so
+    that an unsupported op or a wrong shape ends in one line naming it, before any work); None
+    when ``--input-shape`` is not given (the model is then read as a ``Network``)."""
+    if getattr(args, "input_shape", None) is None:
+        return None
+    shape = parse_shape(args.input_shape)
+    if not args.model:
+        raise ValueError("--input-shape applies to --model (a saved torch module), not to --mlp")
+    if args.mlp:
+        raise ValueError("give either --mlp or --model, not both")
+    from ..torch_io import load_module
+
+    module = load_module(args.model, trust=args.trust_pickle).eval()
+    from ..engine import compile_program
+
+    return LoadedModule(module, shape, compile_program(module, shape, device))
+
+
+def load_samples(path: str, shape: tuple[int, ...], option: str) -> np.ndarray:
+    """(N,) + shape inputs from a ``.npy`` file holding one sample (``shape``), a batch
+    (``(N,) + shape``) or flattened rows (N, prod(shape)); other files as ``load_points`` rows."""
+    n = int(np.prod(shape))
+    if path.lower().endswith(".npy") and os.path.isfile(path):
+        try:
+            X = np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+        except (ValueError, TypeError, OSError) as e:
+            raise ValueError(f"{option} {path!r}: cannot read a numeric array ({e})") from None
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"{option} {path!r}: the inputs contain NaN or inf")
+    else:
+        X = load_points(path)
+    if X.shape == shape or X.shape == (n,):
+        return X.reshape((1,) + shape)
+    if X.ndim == 2 and X.shape[1] == n:
+        return X.reshape((-1,) + shape)
+    if X.shape[1:] == shape and X.shape[0] > 0:
+        return X
+    raise ValueError(f"{option} {path!r}: an array of shape {X.shape} does not hold inputs of shape {shape} (give "
+                     f"{shape}, (N, {', '.join(map(str, shape))}) or (N, {n}))")
+
+
+def point_arg(text: str, shape: tuple[int, ...] | None, option: str) -> np.ndarray:
+    """``--x0``/``--x1``: comma-separated numbers, or a ``.npy`` file holding one input (with a
+    module: one sample of ``shape``)."""
+    if shape is None and text.lower().endswith(".npy"):
+        X = load_points(text)
+        if X.shape[0] != 1:
+            raise ValueError(f"{option} {text!r}: holds {X.shape[0]} inputs; give one")
+        return X[0]
+    if shape is not None and (text.lower().endswith(".npy") or os.path.isfile(text)):
+        X = load_samples(text, shape, option)
+        if X.shape[0] != 1:
+            raise ValueError(f"{option} {text!r}: holds {X.shape[0]} inputs; give one sample of shape {shape}")
+        return X[0]
+    v = parse_floats(text, option.lstrip("-"))
+    if shape is not None:
+        if v.size != int(np.prod(shape)):
+            raise ValueError(f"{option} has {v.size} number(s), the input shape {shape} needs {int(np.prod(shape))}; "
+                             "give a .npy file of one sample")
+        return v.reshape(shape)
+    return v
 
 
 def network_from_args(args: argparse.Namespace) -> Network:

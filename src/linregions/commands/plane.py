@@ -10,10 +10,13 @@ import numpy as np
 from ._common import (
     add_json_arg,
     add_network_args,
+    check_device,
     check_output_path,
     emit,
     figure_suffixes,
     load_points,
+    load_samples,
+    module_from_args,
     network_from_args,
     parse_floats,
     show_progress,
@@ -28,9 +31,10 @@ def register(sub) -> None:
                     "through three inputs (--points, --mnist-digits), or an --origin and --basis. Writes a "
                     "Figure-1-style PNG and prints (or writes) a summary.",
     )
-    add_network_args(p, default_spec="2-32x3-1")
+    add_network_args(p, default_spec="2-32x3-1", modules=True)
     g = p.add_argument_group("plane")
-    g.add_argument("--points", default=None, help=".npy or text (.txt/.csv) file of exactly three rows: the inputs to pass through")
+    g.add_argument("--points", default=None, help=".npy or text (.txt/.csv) file of exactly three rows: the inputs to pass through "
+                   "(with --input-shape: a .npy of shape (3, C, H, W) or (3, C*H*W))")
     g.add_argument("--mnist-digits", default=None, metavar="D,D,D",
                    help="pass through the first MNIST training images of these three digits (e.g. 0,1,2)")
     g.add_argument("--origin", default=None, help="comma-separated origin of the plane (default: zeros)")
@@ -38,6 +42,7 @@ def register(sub) -> None:
     g.add_argument("--bounds", default="-1,1,-1,1", help="u_min,u_max,v_min,v_max in plane coordinates (with --origin/--basis)")
     g.add_argument("--margin", type=float, default=0.1, help="margin around three points, as a fraction of their extent (default 0.1)")
     g.add_argument("--max-regions", type=int, default=2_000_000, help="refuse domains with more activation regions (default 2e6)")
+    g.add_argument("--device", default=None, help="with --input-shape: torch device of the engine (cpu, cuda)")
     o = p.add_argument_group("output")
     o.add_argument("--png", default="slice.png", help="picture to write (default slice.png; 'none' to skip)")
     o.add_argument("--summary", default=None, metavar="PATH", help="also write the JSON summary to this file")
@@ -86,6 +91,48 @@ def _partition(args, net):
     return part, None, time.perf_counter() - t0
 
 
+def _partition_module(args, module, shape: tuple, device):
+    """The plane through three inputs of a torch module (``lr.plane_through`` on the module, the
+    torch-native engine): from --points, --mnist-digits (when the shape holds 784 values), or random."""
+    from ..plane import plane_through
+
+    if args.basis is not None or args.origin is not None:
+        raise ValueError("with --input-shape the plane passes through three inputs: give --points, --mnist-digits or "
+                         "neither (three random N(0, I) inputs), not --origin/--basis")
+    if args.points is not None and args.mnist_digits is not None:
+        raise ValueError("give one of --points or --mnist-digits")
+    if args.points is not None:
+        X = load_samples(args.points, shape, "--points")
+        if X.shape[0] != 3:
+            raise ValueError(f"{args.points}: need exactly three inputs (the plane passes through them), got {X.shape[0]}")
+        labels = ["p0", "p1", "p2"]
+    elif args.mnist_digits is not None:
+        from ..data import first_of_each_digit, mnist
+
+        digits = [int(d) for d in parse_floats(args.mnist_digits, "mnist-digits")]
+        if len(digits) != 3:
+            raise ValueError("--mnist-digits needs three digits, e.g. 0,1,2")
+        if int(np.prod(shape)) != 784:
+            raise ValueError(f"--mnist-digits gives 28x28 images (784 values); --input-shape {args.input_shape} needs "
+                             f"{int(np.prod(shape))}; give --points instead")
+        X = first_of_each_digit(mnist("train"), digits).reshape((3,) + shape)
+        labels = [str(d) for d in digits]
+    else:
+        X = np.random.default_rng(args.seed + 1).normal(size=(3,) + shape)
+        labels = ["p0", "p1", "p2"]
+    kw = dict(max_regions=args.max_regions, progress=show_progress(args), input_shape=shape)
+    if device is not None:
+        kw["device"] = device
+    t0 = time.perf_counter()
+    try:
+        part = plane_through(module, X[0], X[1], X[2], margin=args.margin, **kw)
+    except TypeError as e:
+        if "Network" in str(e) or "Module" in str(e):
+            raise TypeError(f"planes through torch modules are not available in this version of linregions ({e})") from None
+        raise
+    return part, labels, time.perf_counter() - t0
+
+
 def _check_outputs(args: argparse.Namespace) -> None:
     """Before any work: the picture and the summary can be written where the user asked."""
     if args.png and args.png.lower() != "none":
@@ -98,11 +145,23 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check_outputs(args)
-    net = network_from_args(args)
-    part, labels, seconds = _partition(args, net)
+    device = check_device(args.device)  # before the model is loaded: one line, no traceback
+    loaded = module_from_args(args, device)
+    if loaded is not None:
+        from ..network import NEURON
+
+        prog = loaded.program
+        name, neurons = repr(prog), sum(s.n for s in prog.sites if s.kind == NEURON)
+        part, labels, seconds = _partition_module(args, loaded.module, loaded.shape, device)
+    else:
+        if args.device is not None:
+            raise ValueError("--device applies to a torch module (--model with --input-shape)")
+        net = network_from_args(args)
+        name, neurons = repr(net), net.num_neurons
+        part, labels, seconds = _partition(args, net)
     summary = {
-        "network": repr(net),
-        "num_neurons": net.num_neurons,
+        "network": name,
+        "num_neurons": neurons,
         "domain": part.domain,
         "area": float(part.face_areas.sum()),
         "seconds": seconds,
@@ -119,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
         with open(args.summary, "w") as fh:
             json.dump(to_jsonable(summary), fh, indent=2)
     text = (
-        f"{net}  ({net.num_neurons} neurons), plane area {summary['area']:.4g}, {seconds:.3f} s\n"
+        f"{name}  ({neurons} neurons), plane area {summary['area']:.4g}, {seconds:.3f} s\n"
         f"linear regions:     {summary['linear_regions']}\n"
         f"activation regions: {summary['activation_regions']}\n"
         f"interior vertices:  {summary['interior_vertices']['linear']} (linear), {summary['interior_vertices']['activation']} (activation)\n"
