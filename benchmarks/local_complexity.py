@@ -7,11 +7,19 @@ orthogonal probe segments per point) and column 3 (the published proxy on the 2P
 timed on its own and all three together. The floor is ONE plain float64 forward pass (numpy
 matmuls and max(u, 0), same BLAS threads, batches of 8192 rows) over as many inputs as there are
 probe vertices (points x 2P); the ratio of the two times is the overhead over evaluating the
-network at the proxy's own vertices (target: <= 5 for columns 1-3 together). Threads: whatever
-``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` say (printed); timings on a shared machine are noisy,
-so each row is repeated and the median is printed.
+network at the proxy's own vertices (target: <= 5 for columns 1-3 together).
 
-    python benchmarks/local_complexity.py [--points 1000] [--radius 0.05] [--repeats 3]
+Column 2 runs the exact 1D engine only on the probe diameters whose two vertices do not both have
+x's activation pattern (the others provably hold no crossing, ``linregions.local_complexity.probes``); the
+fraction run is printed. ``--engines`` times the segment engines of a ``Network``'s chords and
+probes (``local_complexity._SEGMENT_ENGINE``): "dense" (``linregions.lines``, per-segment compiled
+kernel, exact re-decision of close calls) and "torch" (``linregions.engine`` on the network's
+``to_torch()`` module, batched over segments). Threads: whatever ``OMP_NUM_THREADS`` /
+``MKL_NUM_THREADS`` say and torch's thread count (printed); timings on a shared machine are noisy,
+so each row is repeated, the floor is measured right before each run, and the medians of the
+times, of the floors and of the per-run ratios are printed.
+
+    python benchmarks/local_complexity.py [--points 1000] [--radius 0.05] [--repeats 3] [--engines dense,torch]
 """
 from __future__ import annotations
 
@@ -21,10 +29,14 @@ import statistics
 import time
 
 import numpy as np
+import torch
 
 from linregions.data import mnist
 from linregions.laws import Normal, random_mlp
-from linregions.local_complexity import local_complexity
+from linregions.local_complexity import local_complexity, probe_directions
+
+LC = __import__("sys").modules["linregions.local_complexity"]  # the module (the package re-exports the function)
+ROWS = {"density": ("density",), "probes": ("probes",), "proxy": ("proxy",), "all": ("density", "probes", "proxy")}
 
 
 def plain_forward(net, n_points: int, batch: int = 8192) -> float:
@@ -50,6 +62,8 @@ def main() -> None:
     ap.add_argument("--bias-std", type=float, default=1e-3, help="bias standard deviation (default 1e-3, the paper's)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--engines", default="dense,torch", help="segment engines to time, comma-separated (dense, torch)")
+    ap.add_argument("--rows", default="density,probes,proxy,all", help="column sets to time (density, probes, proxy, all)")
     args = ap.parse_args()
     net = random_mlp(784, [256] * 4, 10, biases=Normal(std=args.bias_std), seed=args.seed)
     X = mnist("test", limit=args.points).images.astype(np.float64)
@@ -57,24 +71,32 @@ def main() -> None:
     n_vertices = X.shape[0] * 2 * P
     threads = {k: os.environ.get(k, "unset") for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     print(f"{X.shape[0]} MNIST test points, network 784-[256]x4-10 ReLU (He-normal, biases N(0, {args.bias_std:g}^2)), "
-          f"radius {args.radius:g}, P = {P} directions ({2 * P} probes), {args.chords} chords; threads {threads}")
-    local_complexity(net, X[:2], args.radius, n_chords=4, n_probes=args.probes, progress=False)  # warm-up (compiled kernels)
-    floor = statistics.median(plain_forward(net, n_vertices) for _ in range(args.repeats))
-    print(f"floor: one forward pass over {n_vertices} points = {floor:.3f} s (median of {args.repeats})")
-    header = f"{'columns':>22} {'time [s]':>9} {'ratio':>6} {'per point [ms]':>14}  result (mean over points, all layers)"
+          f"radius {args.radius:g}, P = {P} directions ({2 * P} probes), {args.chords} chords; threads {threads}, "
+          f"torch threads {torch.get_num_threads()}")
+    Q = probe_directions(784, args.probes, np.random.default_rng([args.seed, 1]))
+    _, busy = LC._star(net, X, args.radius, Q, None, False, True)
+    print(f"probe diameters that need the exact engine: {busy.sum()} of {busy.size} ({100 * busy.mean():.1f}%)")
+    header = f"{'engine':>6} {'columns':>22} {'time [s]':>9} {'floor [s]':>9} {'ratio':>6} {'per point [ms]':>14}  result (mean over points, all layers)"
     print(header)
     print("-" * len(header))
-    for cols in (("density",), ("probes",), ("proxy",), ("density", "probes", "proxy")):
-        times, df = [], None
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            df = local_complexity(net, X, args.radius, n_chords=args.chords, n_probes=args.probes, columns=cols,
-                                  seed=args.seed, progress=False)
-            times.append(time.perf_counter() - t0)
-        t = statistics.median(times)
-        tot = df[df["layer"] == -1].mean(numeric_only=True)
-        res = ", ".join(f"{k} {tot[k]:.4g}" for k in ("density_linear", "probe_crossings_activation", "probe_neurons", "proxy") if k in tot)
-        print(f"{'+'.join(cols):>22} {t:9.3f} {t / floor:6.2f} {1000 * t / X.shape[0]:14.2f}  {res}")
+    for engine in args.engines.split(","):
+        LC._SEGMENT_ENGINE = engine
+        local_complexity(net, X[:2], args.radius, n_chords=4, n_probes=args.probes, progress=False)  # warm-up (compiled kernels)
+        for row in args.rows.split(","):
+            cols = ROWS[row]
+            times, floors, ratios, df = [], [], [], None
+            for _ in range(args.repeats):  # the floor is measured right before each run (load drifts)
+                floors.append(plain_forward(net, n_vertices))
+                t0 = time.perf_counter()
+                df = local_complexity(net, X, args.radius, n_chords=args.chords, n_probes=args.probes, columns=cols,
+                                      seed=args.seed, progress=False)
+                times.append(time.perf_counter() - t0)
+                ratios.append(times[-1] / floors[-1])
+            t, floor, ratio = statistics.median(times), statistics.median(floors), statistics.median(ratios)
+            tot = df[df["layer"] == -1].mean(numeric_only=True)
+            res = ", ".join(f"{k} {tot[k]:.4g}" for k in ("density_linear", "probe_crossings_activation", "probe_neurons", "proxy") if k in tot)
+            print(f"{engine:>6} {'+'.join(cols):>22} {t:9.3f} {floor:9.3f} {ratio:6.2f} {1000 * t / X.shape[0]:14.2f}  {res}")
+    LC._SEGMENT_ENGINE = "dense"
 
 
 if __name__ == "__main__":

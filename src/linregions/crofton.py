@@ -253,39 +253,87 @@ class CroftonEstimate:
         return f"CroftonEstimate(k={self.k}, {self.kind}: {self.value:.5g} ± {self.se:.2g}, n={self.n})"
 
 
-def _check(net: Network, domain: Any, kind: str, n: int) -> None:
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a linregions.Network, got {type(net).__name__}")
+def _is_module(obj: Any) -> bool:
+    """Whether ``obj`` is a torch ``nn.Module`` (without importing torch when it is not loaded)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _module_n_in(input_shape: Any, domain: Any) -> tuple[int, tuple[int, ...]]:
+    """The flattened input dimension and the sample shape of a module's input (``input_shape``,
+    default: the domain's dimension as a flat vector)."""
+    if input_shape is None:
+        return domain.dim, (domain.dim,)
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"input_shape must be a sequence of positive ints (one sample's shape), got {input_shape!r}") from None
+    if not shape or min(shape) < 1:
+        raise ValueError(f"input_shape must be a sequence of positive ints (one sample's shape), got {input_shape!r}")
+    return int(np.prod(shape)), shape
+
+
+def _check(net: Any, domain: Any, kind: str, n: int, input_shape: Any = None) -> None:
+    module = _is_module(net)
+    if not isinstance(net, Network) and not module:
+        raise TypeError(f"net must be a linregions.Network or a torch.nn.Module, got {type(net).__name__}")
     if not isinstance(domain, (Box, Ball)):
         raise TypeError(f"domain must be a crofton.Box or crofton.Ball, got {type(domain).__name__}")
-    if domain.dim != net.n_in:
-        raise ValueError(f"domain has dimension {domain.dim} but the network has {net.n_in} inputs")
+    if module:
+        n_in, shape = _module_n_in(input_shape, domain)
+        if domain.dim != n_in:
+            raise ValueError(f"domain has dimension {domain.dim} but the module's input shape {shape} has {n_in} "
+                             "entries (the domain lives in the flattened input space)")
+    else:
+        if input_shape is not None:
+            raise TypeError("input_shape applies to torch modules, not to a linregions.Network")
+        if domain.dim != net.n_in:
+            raise ValueError(f"domain has dimension {domain.dim} but the network has {net.n_in} inputs")
     if kind not in ("linear", "activation"):
         raise ValueError(f"kind must be 'linear' or 'activation', got {kind!r}")
     if int(n) < 2:
-        raise ValueError(f"n (number of random sections) must be at least 2, got {n}")
+        raise ValueError(f"n (number of random sections) must be at least 2, got {n!r}")
 
 
-def boundary_volume(net: Network, domain: Box | Ball, *, kind: Kind = "linear", n: int = 1000,
-                    seed: int | np.random.Generator | None = 0) -> CroftonEstimate:
-    """Unbiased estimate of vol_{n-1}(B ∩ K) from exact crossings of ``n`` random chords.
+def boundary_volume(net: Any, domain: Box | Ball, *, kind: Kind = "linear", n: int = 1000,
+                    seed: int | np.random.Generator | None = 0, input_shape: Any = None, device: Any = None,
+                    chunk_points: int | None = None, progress: bool | None = None) -> CroftonEstimate:
+    """Unbiased estimate of vol_{n-1}(B ∩ K) from exact crossings of ``n`` random chords
+    (Crofton's formula with k = 1, module docstring).
 
     B is the linear-region boundary B_N (``kind="linear"``) or the activation-region boundary
     (``"activation"``). Each chord is the section of K by the line through a uniform point of K
     in a uniform direction; its crossings come from ``linregions.line.lines`` (exact), and
-    vol(K) · #crossings / length / κ_{n,1} is an unbiased estimate (module docstring).
+    vol(K) · #crossings / length / κ_{n,1} is an unbiased estimate.
+
+    ``net`` is a ``Network`` or a piecewise-linear ``torch.nn.Module`` (CNNs, ResNets): a module's
+    chords run through the torch-native engine (``linregions.engine``, the module's own ops in
+    float64 on ``device``, memory set by ``chunk_points``), and K lives in the module's flattened
+    input space, of dimension prod(``input_shape``) (one sample's shape, e.g. (1, 28, 28); default:
+    a flat vector of K's dimension). The random chords depend only on ``seed`` and K, so a module
+    and its dense compilation (``Network.from_torch(m, input_shape=...)``) get the same chords.
+    ``progress``: a progress bar over chords (default: more than 5,000 chords).
 
     >>> from linregions import random_mlp
     >>> est = boundary_volume(random_mlp(3, [8]), Ball(np.zeros(3), 1.0), n=200)
     >>> est.k
     1
     """
-    _check(net, domain, kind, n)
+    _check(net, domain, kind, n, input_shape)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     X = domain.sample(rng, n)
     V = random_directions(rng, n, domain.dim)
     A, Bq = domain.chord(X, V)
-    batch = lines(net, A, Bq, progress=n > 5000)
+    show = n > 5000 if progress is None else bool(progress)
+    if _is_module(net):
+        shape = _module_n_in(input_shape, domain)[1]
+        batch = lines(net, A, Bq, progress=show, input_shape=shape, device=device, chunk_points=chunk_points)
+    else:
+        if device is not None or chunk_points is not None:
+            raise TypeError("device and chunk_points apply to torch modules (the torch-native engine), not to a linregions.Network")
+        batch = lines(net, A, Bq, progress=show)
     cnt = batch.num_regions(kind) - 1
     L = np.linalg.norm(Bq - A, axis=1)
     kap = kappa(domain.dim, 1)
@@ -301,16 +349,21 @@ def _result(density_samples: np.ndarray, vol: float, k: int, kind: str) -> Croft
     return CroftonEstimate(dens * vol, dse * vol, dens, dse, k, kind, m, density_samples * vol)
 
 
-def vertex_volume(net: Network, domain: Box | Ball, *, kind: Kind = "linear", n: int = 200,
-                  seed: int | np.random.Generator | None = 0, max_regions: int | None = None) -> CroftonEstimate:
+def vertex_volume(net: Any, domain: Box | Ball, *, kind: Kind = "linear", n: int = 200,
+                  seed: int | np.random.Generator | None = 0, max_regions: int | None = None,
+                  input_shape: Any = None, device: Any = None, chunk_points: int | None = None) -> CroftonEstimate:
     """Unbiased estimate of vol_{n-2}(B_{N,2} ∩ K) from exact vertex counts in random 2-planes.
 
     Each section is the plane through a uniform point of K with a Haar-random 2-direction; its
     vertices (points where two boundary pieces of the given kind cross) come from
     ``linregions.plane.plane`` on the section itself (a box's section is a convex polygon) or on
     the square around a ball's disk section, keeping the vertices inside the disk; they are counted: vol(K) · #vertices / area / κ_{n,2} is unbiased. Needs n_in >= 2.
+
+    A torch module's sections run through ``plane`` on the module (its own ops, ``device``,
+    ``chunk_points``); K lives in the flattened input space of one sample of shape ``input_shape``,
+    and the same seed gives the same sections as on the module's dense compilation.
     """
-    _check(net, domain, kind, n)
+    _check(net, domain, kind, n, input_shape)
     if domain.dim < 2:
         raise ValueError("vertex_volume needs an input dimension of at least 2")
     from .plane import plane
@@ -321,6 +374,10 @@ def vertex_volume(net: Network, domain: Box | Ball, *, kind: Kind = "linear", n:
     kap = kappa(domain.dim, 2)
     samples = np.empty(n)
     kw = {} if max_regions is None else {"max_regions": max_regions}
+    if _is_module(net):  # planar sections through the module's own ops (plane on modules)
+        kw.update(input_shape=_module_n_in(input_shape, domain)[1], device=device, chunk_points=chunk_points)
+    elif device is not None or chunk_points is not None:
+        raise TypeError("device and chunk_points apply to torch modules (the torch-native engine), not to a linregions.Network")
     for i in range(n):
         x, P = X[i], Ps[i]
         if isinstance(domain, Ball):

@@ -38,6 +38,18 @@ within ``T_MERGE`` of a probe's end, which ``line`` merges into the end). The pr
 matrix per call (``seed``), shared by all samples and radii, so radii are compared on the same
 probes (a fresh Haar matrix per sample would cost a QR of n × n each).
 
+Cost. With the proxy, its forward pass of the 2P vertices (and of x) also gives a certificate of empty
+probe diameters (the activation pattern at both vertices equals x's: no crossing, by affinity
+layer by layer; ``local_complexity.probes``), so the exact 1D engine runs only on the other diameters.
+
+Torch modules. An ``nn.Sequential`` MLP is converted by ``Network.from_torch``; any other module
+(CNNs, ResNets) runs through the torch-native engine (``local_complexity.modules.ModuleModel``: chords and probes
+by ``engine.lines`` on the module's own ops, the proxy and patterns by value passes of its ops,
+column 4's activation kind by forward-mode tangents, ``theory.module_k1``), on ``device``, with
+``layer`` = activation site. Column 4's linear kind is NaN where Theorem 6's linear-kind estimator
+does not apply or is not evaluated: convolutions share biases (assumption A2), and the engine does
+not evaluate goodness in the substituted network.
+
 >>> from linregions import random_mlp
 >>> import numpy as np
 >>> net = random_mlp(3, [16, 16], seed=0)
@@ -54,14 +66,15 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .line import LineBatch, lines
-from .network import Network, _as_matrix
-from .tolerances import T_MERGE
+from ..line import LineBatch, lines
+from ..network import Network, _as_matrix
+from ..tolerances import T_MERGE
+from .probes import _first_layer_star, _folded, _star, probe_directions, published_proxy  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:  # pandas and scipy (crofton) load on first use: ``import linregions`` stays light
     import pandas as pd
 
-    from .crofton import Ball
+    from ..crofton import Ball
 
 __all__ = ["ALL_LAYERS", "COLUMNS", "local_complexity", "lc_summary", "probe_directions", "published_proxy",
            "is_log_step", "log_steps"]
@@ -72,91 +85,19 @@ ALL_LAYERS = -1
 #: The column groups ``local_complexity`` can compute (``columns=``).
 COLUMNS = ("density", "probes", "proxy", "theory")
 
+#: When the proxy is computed (its forward pass of the probe star is then free), run the exact 1D
+#: engine only on the probe diameters whose vertices do not both share x's activation pattern (the
+#: others provably have no crossing: ``local_complexity.probes``). Off: every diameter (the tests compare the two).
+_SKIP_EMPTY_PROBES = True
+
+#: Which exact 1D engine partitions a ``Network``'s chords and probes: "dense" (``linregions.lines``:
+#: per-segment compiled kernel, close decisions re-decided exactly) or "torch" (``linregions.engine``
+#: on ``Network.to_torch()``: the same crossings, batched over all segments; no exact re-decision).
+#: ``benchmarks/local_complexity.py`` times both.
+_SEGMENT_ENGINE = "dense"
+
 #: Target number of segments handed to one ``lines`` call (chunks of samples are cut to it).
 _SEGMENTS_PER_CALL = 16384
-
-
-# ----------------------------------------------------------------------------------------------
-# probe geometry and the published proxy
-
-
-def probe_directions(n_in: int, n_probes: int | None = None, seed: int | np.random.Generator | None = 0) -> np.ndarray:
-    """(P, n_in) orthonormal rows of a Haar-random orthogonal matrix (the first P rows; P = n_in
-    by default): the probe directions of the published local-complexity proxy.
-
-    >>> Q = probe_directions(4, seed=1)
-    >>> bool(np.allclose(Q @ Q.T, np.eye(4)))
-    True
-    """
-    n_in = int(n_in)
-    P = n_in if n_probes is None else int(n_probes)
-    if not 1 <= P <= n_in:
-        raise ValueError(f"n_probes must be an integer in 1..{n_in} (the input dimension), got {n_probes!r}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    G = rng.normal(size=(n_in, P))
-    Q, R = np.linalg.qr(G)
-    Q = Q * np.sign(np.diagonal(R))[None, :]  # Haar measure (sign fix of the QR factor)
-    return np.ascontiguousarray(Q.T)
-
-
-def published_proxy(net: Network, X: Any, radius: float, directions: np.ndarray, *, device: Any = None,
-                    per_neuron: bool = False) -> np.ndarray:
-    """The published local-complexity proxy: per sample and hidden layer, the number of neurons
-    whose piece (for ReLU: whether u >= 0) is not constant over the 2P vertices x ± r q_i of the
-    cross-polytope (Humayun et al. 2024), from one float64 forward pass of all vertices.
-
-    Returns (S, depth) counts, or (S, num_neurons) booleans with ``per_neuron``. The first layer
-    is evaluated as u_0(x) ± r (Q W_0ᵀ) (one (P × n) product shared by all samples instead of a
-    matmul per vertex); later layers are ordinary matmuls over the vertices (numpy with
-    ``device=None``, else torch on ``device``). A pre-activation exactly on a breakpoint takes the piece to its right (for ReLU:
-    u = 0 counts with u > 0; the published code tests u > 0: they differ only on exact ties).
-
-    >>> from linregions import random_mlp
-    >>> net = random_mlp(3, [4, 4], seed=0)
-    >>> published_proxy(net, np.zeros((1, 3)), 1.0, probe_directions(3, seed=0)).shape
-    (1, 2)
-    """
-    X = np.atleast_2d(_as_matrix(X, "X"))
-    U0, D = _first_layer_star(net, X, float(radius), directions)
-    S, P = X.shape[0], directions.shape[0]
-    torch_dev = device is not None
-    if torch_dev:
-        import torch
-
-        dev = torch.device(device)
-        t = lambda A: torch.as_tensor(np.array(A, dtype=np.float64), device=dev)  # noqa: E731
-        u = torch.cat([t(U0)[:, None, :] + t(D)[None], t(U0)[:, None, :] - t(D)[None]], dim=1).reshape(S * 2 * P, -1)
-    else:
-        u = (U0[:, None, :] + np.concatenate([D, -D])[None]).reshape(S * 2 * P, -1)
-    out = []
-    for l in range(net.depth):
-        if l > 0:
-            a = net.activate(l - 1, u)
-            u = a @ (t(net.weights[l]).T if torch_dev else net.weights[l].T) + (t(net.biases[l]) if torch_dev else net.biases[l])
-        p = net.piece(l, u).reshape(S, 2 * P, -1)
-        sw = net.switching(l)
-        if torch_dev:
-            varies = ((p != p[:, :1]).any(dim=1) & torch.as_tensor(np.array(sw), device=dev)).cpu().numpy()
-        else:
-            varies = (p != p[:, :1]).any(axis=1) & sw
-        out.append(varies if per_neuron else varies.sum(axis=1))
-    return np.concatenate(out, axis=1) if per_neuron else np.stack(out, axis=1)
-
-
-def _first_layer_star(net: Network, X: np.ndarray, r: float, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """First-layer pre-activations at the samples (S, n_0) and their change r Q W_0ᵀ along each
-    probe (P, n_0): u_0(x ± r q_i) = u_0(x) ± r (W_0 q_i), exact up to rounding."""
-    W0 = net.weights[0]
-    return X @ W0.T + net.biases[0], (r * Q) @ W0.T
-
-
-def _folded(net: Network) -> Network:
-    """The network with its first affine map moved into the inputs: input y = u_0(x) ∈ R^{n_0},
-    first layer the identity. A segment [x, x'] maps to [u_0(x), u_0(x')] with the same
-    parameter t, so ``lines`` gives the same crossings (the snapping scale of layer 0 becomes
-    |u_0| instead of |W_0||x| + |b_0|: only degenerate arrangements can tell)."""
-    n0 = net.widths[0]
-    return Network((np.eye(n0), *net.weights[1:]), (np.zeros(n0), *net.biases[1:]), net.activations, net.unit_kinds)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,19 +135,51 @@ def _chord_counts(batch: LineBatch, depth: int) -> dict[str, np.ndarray]:
 # the table
 
 
-def _check(net: Any, X: Any, radius: Any, columns: Sequence[str], input_shape: Any = None) -> tuple[Network, np.ndarray, np.ndarray]:
-    if not isinstance(net, Network):
+def _as_model(net: Any, X: Any, input_shape: Any, device: Any, chunk_points: Any) -> Any:
+    """A ``Network``, or a torch module as a ``Network`` (an ``nn.Sequential`` MLP, converted by
+    ``Network.from_torch``: cheap, and the dense 1D engine is fast there) or as an engine
+    ``ModuleModel`` (everything else: CNNs, ResNets; the module's own ops, no dense matrix)."""
+    if isinstance(net, Network):
+        if input_shape is not None or chunk_points is not None:
+            raise TypeError("input_shape and chunk_points apply to torch modules, not to a linregions.Network")
+        return net
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None
+    if torch is None or not isinstance(net, torch.nn.Module):
+        raise TypeError(f"model must be a linregions.Network or a torch.nn.Module, got {type(net).__name__}")
+    from .modules import ModuleModel
+    from ..torch_io import network_from_torch, refuse_complex
+
+    refuse_complex(net)
+    shape = None if input_shape is None else tuple(int(v) for v in np.atleast_1d(np.asarray(input_shape)).reshape(-1))
+    Xs = np.shape(X.detach().cpu() if isinstance(X, torch.Tensor) else X)
+    if shape is None and len(Xs) > 2:
+        shape = tuple(int(v) for v in Xs[1:])  # samples shaped like the module's input
+    if chunk_points is None and isinstance(net, torch.nn.Sequential):
         try:
-            import torch
-        except ImportError:  # pragma: no cover
-            torch = None
-        if torch is not None and isinstance(net, torch.nn.Module):
             with torch.no_grad():
-                net = Network.from_torch(net, input_shape=input_shape)
-        else:
-            raise TypeError(f"model must be a linregions.Network or a torch.nn.Module, got {type(net).__name__}")
+                dense = network_from_torch(net)
+        except (TypeError, ValueError):
+            dense = None
+        if dense is not None and (shape is None or int(np.prod(shape)) == dense.n_in):
+            return dense
+    if shape is None:
+        shape = (int(Xs[-1]),) if len(Xs) >= 1 else None
+        if shape is None:
+            raise ValueError("cannot tell the module's input shape from X; pass input_shape (one sample's shape)")
+    return ModuleModel(net, shape, device, chunk_points)
+
+
+def _check(net: Any, X: Any, radius: Any, columns: Sequence[str], input_shape: Any = None, device: Any = None,
+           chunk_points: Any = None) -> tuple[Any, np.ndarray, np.ndarray]:
+    module = not isinstance(net, Network)
+    net = _as_model(net, X, input_shape, device, chunk_points)
     X = _as_matrix(X, "X")
     X = X[None] if X.ndim == 1 else X
+    if X.ndim > 2 and module:
+        X = X.reshape(X.shape[0], -1)  # samples shaped like the module's input -> flattened rows
     if X.ndim != 2 or X.shape[1] != net.n_in:
         raise ValueError(f"X must have shape (n_samples, {net.n_in}) (or ({net.n_in},)), got {X.shape}")
     if not np.all(np.isfinite(X)):
@@ -220,18 +193,43 @@ def _check(net: Any, X: Any, radius: Any, columns: Sequence[str], input_shape: A
     return net, X, radii
 
 
+def _lines(net: Any, X0: np.ndarray, X1: np.ndarray) -> LineBatch:
+    """Exact partitions of segments: ``lines`` on a ``Network`` (or the torch-native engine on its
+    ``to_torch()`` module, with ``_SEGMENT_ENGINE = "torch"``), the engine on a ``ModuleModel``."""
+    if not isinstance(net, Network):
+        return net.lines(X0, X1)
+    if _SEGMENT_ENGINE == "torch":
+        from ..engine import lines as engine_lines
+
+        return engine_lines(net.to_torch(), X0, X1, input_shape=(net.n_in,))
+    return lines(net, X0, X1)
+
+
+def _unit_layers(net: Any) -> np.ndarray:
+    """(sum(widths),) the layer of every unit (passthrough units included: they never switch)."""
+    return np.repeat(np.arange(net.depth), net.widths)
+
+
 def _hr_values(net: Network, X: np.ndarray, bias_law: Any, device: Any) -> np.ndarray:
     """(S, depth, 2): the Theorem 6 k = 1 integrand at each x per layer (activation kind, linear
     kind in the substituted network), from the theory module's kernel ``_k1_values``: the layer
     split masks every other layer's terms (the kernel sums over layers)."""
+    if not isinstance(net, Network):
+        return net.hr(X, bias_law)
     import torch
 
-    from .crofton import Ball
-    from .theory._kernels import _k1_values, _TorchStack, _cpu_threads
-    from .theory.estimators import _check_a2_structure
-    from .theory.network_law import _laws_for
+    from ..crofton import Ball
+    from ..laws import AssumptionError
+    from ..theory._kernels import _k1_values, _TorchStack, _cpu_threads
+    from ..theory.estimators import _check_a2_structure
+    from ..theory.network_law import _laws_for
 
-    _check_a2_structure(net, per_neuron=False)  # ARGMAX units, shared conv biases: Theorem 6 does not apply
+    linear_ok = True
+    try:
+        _check_a2_structure(net, per_neuron=False)  # ARGMAX units, shared conv biases: Theorem 6 does not apply
+    except AssumptionError:
+        _check_a2_structure(net, per_neuron=True)  # ARGMAX units still raise; shared biases warn
+        linear_ok = False
     laws = _laws_for(net, bias_law, net.depth)
     ts = _TorchStack([net], laws, device, Ball(np.zeros(net.n_in), 1.0))
     switch = list(ts.switch)
@@ -246,20 +244,30 @@ def _hr_values(net: Network, X: np.ndarray, bias_law: Any, device: Any) -> np.nd
                 v = _k1_values(ts, S)[0].cpu().numpy()  # (B, 3): activation, linear substituted, unmodified
             out[b0 : b0 + B, l] = v[:, :2]
     ts.switch = switch
+    if not linear_ok:  # the linear kind's multi-neuron goodness needs independent biases (A2)
+        import warnings
+
+        warnings.warn("hr_linear is NaN: neurons of this network share biases (convolutions), so assumption A2 fails "
+                      "for the linear kind of Theorem 6; hr_activation (per neuron) is computed", stacklevel=3)
+        out[..., 1] = np.nan
     return out
 
 
 def local_complexity(model: Any, X: Any, radius: float | Sequence[float], *, n_chords: int = 64,
                      n_probes: int | None = None, directions: Any = None, columns: Sequence[str] = COLUMNS, bias_law: Any = None,
                      per_neuron: bool = False, seed: int = 0, device: Any = None, batch_size: int | None = None,
-                     progress: bool | None = None, input_shape: Sequence[int] | None = None) -> pd.DataFrame:
+                     progress: bool | None = None, input_shape: Sequence[int] | None = None,
+                     chunk_points: int | None = None) -> pd.DataFrame:
     """Exact local complexity of ``model`` around each row of ``X``, at each radius (module docstring).
 
     Parameters
     ----------
-    model : a ``Network``, or a torch module that ``Network.from_torch`` converts (MLPs; CNNs and
-        residual nets with ``input_shape``, e.g. (1, 28, 28): X then holds flattened inputs).
-    X : (S, n_in) samples.
+    model : a ``Network``, or a piecewise-linear torch module: an ``nn.Sequential`` MLP is converted
+        by ``Network.from_torch``; any other module (CNNs, ResNets) runs through the torch-native
+        engine (``linregions.engine``: the module's own ops in float64 on ``device``, memory set by
+        ``chunk_points``; ``layer`` is then the activation site and ``unit`` the flat index in it,
+        as ``lines`` reports them). ``input_shape`` is one sample's shape, e.g. (1, 28, 28).
+    X : (S, n_in) samples (flattened), or (S,) + input_shape for a module.
     radius : one radius or a sequence of radii.
     n_chords : random chords per sample and radius for column 1 (its SE shrinks as 1/√n_chords).
     n_probes : P, the number of orthonormal probe directions (2P probe segments and hull vertices);
@@ -272,7 +280,10 @@ def local_complexity(model: Any, X: Any, radius: float | Sequence[float], *, n_c
     per_neuron : one row per sample × radius × neuron instead of per layer (columns 1-3 split by
         neuron: chord crossings of the neuron, its probe crossings, whether the proxy counts it).
     seed : seeds the probe matrix and the chords (a fixed seed gives the same probes every call).
-    device : torch device of the proxy's forward pass and column 4 (exact crossings run in numpy).
+    device : torch device of the proxy's forward pass and column 4 (exact crossings of a ``Network``
+        run in numpy; a module's run on ``device`` too).
+    chunk_points : rows evaluated at once by the engine (modules only; sets peak memory). Passing it
+        sends an ``nn.Sequential`` MLP through the engine too.
     batch_size : samples per chunk (default: about 16k segments per ``lines`` call).
     progress : progress bar over samples (default: when there are more than 64 samples).
 
@@ -280,10 +291,10 @@ def local_complexity(model: Any, X: Any, radius: float | Sequence[float], *, n_c
     """
     import pandas as pd
 
-    from .crofton import Ball, kappa
+    from ..crofton import Ball, kappa
 
     columns = tuple(columns)
-    net, X, radii = _check(model, X, radius, columns, input_shape)
+    net, X, radii = _check(model, X, radius, columns, input_shape, device, chunk_points)
     if int(n_chords) < 2 and "density" in columns:
         raise ValueError(f"n_chords must be at least 2 (the standard error needs two chords), got {n_chords!r}")
     want_theory = bias_law is not None and "theory" in columns
@@ -307,7 +318,7 @@ def local_complexity(model: Any, X: Any, radius: float | Sequence[float], *, n_c
 
         bar = tqdm(total=S * radii.size, desc="local complexity", unit="sample")
     hr = _hr_values(net, X, bias_law, device) if want_theory else None
-    unit_layer = net.neuron_ids[:, 0] if per_neuron else None
+    unit_layer = _unit_layers(net) if per_neuron else None
     rows: list[pd.DataFrame] = []
     for ri, r in enumerate(radii):
         ball = Ball(np.zeros(net.n_in), float(r))
@@ -320,13 +331,16 @@ def local_complexity(model: Any, X: Any, radius: float | Sequence[float], *, n_c
                 part = _density(net, Xc, ball, n_ch, [int(seed), 2, ri, s0], kap, per_neuron)
                 close += part.pop("close_decisions")
                 cols.update(part)
+            proxy = busy = None
+            if "proxy" in columns:  # one forward pass of the probe star: the proxy and the empty diameters
+                proxy, busy = _star(net, Xc, float(r), Q, device, per_neuron, "probes" in columns and _SKIP_EMPTY_PROBES)
             if "probes" in columns:
-                part = _probes(net, Xc, float(r), Q, per_neuron)
+                part = _probes(net, Xc, float(r), Q, per_neuron, busy)
                 close += part.pop("close_decisions")
                 cols.update(part)
             cols["close_decisions"] = close
             if "proxy" in columns:
-                cols["proxy"] = published_proxy(net, Xc, float(r), Q, device=device, per_neuron=per_neuron)
+                cols["proxy"] = proxy
             rows.append(_frame(cols, s0, m, float(r), d, net, hr, unit_layer))
             if bar is not None:
                 bar.update(m)
@@ -345,7 +359,7 @@ def _density(net: Network, Xc: np.ndarray, ball: Ball, n_ch: int, key: list, kap
     """Column 1 for a chunk: per sample, mean and SE over its chords of #points / length / κ.
     Each sample's chords come from its own generator (``key`` + its index), so results do not
     depend on how the samples are chunked."""
-    from .crofton import random_directions
+    from ..crofton import random_directions
 
     m = Xc.shape[0]
     Pts, V = np.empty((m * n_ch, net.n_in)), np.empty((m * n_ch, net.n_in))
@@ -355,7 +369,7 @@ def _density(net: Network, Xc: np.ndarray, ball: Ball, n_ch: int, key: list, kap
         V[i * n_ch : (i + 1) * n_ch] = random_directions(rng, n_ch, net.n_in)
     A, B = ball.chord(Pts, V)
     base = np.repeat(Xc, n_ch, axis=0)
-    batch = lines(net, base + A, base + B)
+    batch = _lines(net, base + A, base + B)
     L = np.linalg.norm(B - A, axis=1)
     out = {"close_decisions": _close_per_sample(batch, m)}
     if per_neuron:
@@ -363,7 +377,7 @@ def _density(net: Network, Xc: np.ndarray, ball: Ball, n_ch: int, key: list, kap
         col = _neuron_index(net, batch.layer, batch.unit)
         for kind in ("linear", "activation"):
             keep = batch.linear[batch.crossing_point] if kind == "linear" else np.ones(seg.size, bool)
-            C = np.zeros((m * n_ch, net.num_neurons))
+            C = np.zeros((m * n_ch, int(sum(net.widths))))
             np.add.at(C, (seg[keep], col[keep]), 1.0)
             D = (C / L[:, None] / kap).reshape(m, n_ch, -1)
             out[f"density_{kind}"] = D.mean(axis=1)
@@ -382,28 +396,43 @@ def _neuron_index(net: Network, layer: np.ndarray, unit: np.ndarray) -> np.ndarr
     return offs[layer] + unit
 
 
-def _probes(net: Network, Xc: np.ndarray, r: float, Q: np.ndarray, per_neuron: bool) -> dict[str, np.ndarray]:
+def _probes(net: Any, Xc: np.ndarray, r: float, Q: np.ndarray, per_neuron: bool,
+            busy: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Column 2 for a chunk: exact crossings on the 2P half-probes [x, x ± r q_i], computed on the
     P diameters [x - r q_i, x + r q_i] (x at t = 1/2). Crossings within the merge distance of x
     belong to no half-probe (as for ``line`` on [x, x ± r q_i]); neurons that switch *at* x
-    (``_center_switches``) are counted in ``probe_at_center`` and among the distinct neurons."""
+    (``_center_switches``) are counted in ``probe_at_center`` and among the distinct neurons.
+    ``busy`` (m, P): the diameters that may hold a crossing (``probes._star``); the exact 1D
+    engine runs on those only (the others have none)."""
     m, P, d = Xc.shape[0], Q.shape[0], net.depth
-    U0, D = _first_layer_star(net, Xc, r, Q) if net.widths[0] < net.n_in else (None, None)
-    if D is not None and np.all(np.any(D != 0, axis=1)):  # cheaper in first-layer coordinates (784 -> n_0)
-        n0 = U0.shape[1]
-        batch = lines(_folded(net), (U0[:, None, :] - D[None]).reshape(-1, n0), (U0[:, None, :] + D[None]).reshape(-1, n0))
+    todo = np.arange(m * P) if busy is None else np.flatnonzero(busy.reshape(-1))
+    smp, dirs = todo // P, todo % P
+    dense = isinstance(net, Network)
+    U0, D = _first_layer_star(net, Xc, r, Q) if dense and net.widths[0] < net.n_in else (None, None)
+    if todo.size == 0:
+        batch = None
+    elif D is not None and np.all(np.any(D != 0, axis=1)):  # cheaper in first-layer coordinates (784 -> n_0)
+        batch = _lines(_folded(net), U0[smp] - D[dirs], U0[smp] + D[dirs])
     else:
-        D = (r * Q)[None]
-        batch = lines(net, (Xc[:, None, :] - D).reshape(-1, net.n_in), (Xc[:, None, :] + D).reshape(-1, net.n_in))
-    seg = _segment_of(batch.crossing_offsets, batch.layer.size)
+        D = r * Q
+        batch = _lines(net, Xc[smp] - D[dirs], Xc[smp] + D[dirs])
+    if batch is None:
+        seg = np.zeros(0, np.int64)
+        t, lin = np.zeros(0), np.zeros(0, bool)
+        layer = unit = np.zeros(0, np.int64)
+        close = np.zeros(m)
+    else:
+        seg = todo[_segment_of(batch.crossing_offsets, batch.layer.size)]
+        t = batch.t[batch.crossing_point]
+        lin = batch.linear[batch.crossing_point]
+        layer, unit = batch.layer, batch.unit
+        c = getattr(batch, "close_decisions", None)
+        close = np.zeros(m) if c is None else np.bincount(smp, weights=np.asarray(c, np.float64), minlength=m)
     sample = seg // P
-    close = _close_per_sample(batch, m)
-    t = batch.t[batch.crossing_point]
-    lin = batch.linear[batch.crossing_point]
     off_center = np.abs(t - 0.5) > 0.5 * T_MERGE
-    N = net.num_neurons
-    col = _neuron_index(net, batch.layer, batch.unit)
-    center = _center_switches(net, Xc, r, Q, batch, seg, t)  # (m, N) bool
+    N = int(sum(net.widths))
+    col = _neuron_index(net, layer, unit)
+    center = _center_switches(net, Xc, r, Q, seg, t)  # (m, N) bool
     out: dict[str, np.ndarray] = {}
     if per_neuron:
         for key, keep in (("probe_crossings_activation", off_center), ("probe_crossings_linear", lin & off_center)):
@@ -415,10 +444,10 @@ def _probes(net: Network, Xc: np.ndarray, r: float, Q: np.ndarray, per_neuron: b
         out["probe_at_center"] = center.astype(np.float64)
         out["close_decisions"] = close
         return out
-    lay_of = net.neuron_ids[:, 0]
+    lay_of = _unit_layers(net)
 
     def per_layer(keep: np.ndarray) -> np.ndarray:
-        key = sample[keep] * d + batch.layer[keep]
+        key = sample[keep] * d + layer[keep]
         per = np.bincount(key, minlength=m * d).reshape(m, d).astype(np.float64)
         return np.column_stack([per.sum(axis=1), per])
 
@@ -448,28 +477,30 @@ def _close_per_sample(batch: LineBatch, m: int) -> np.ndarray:
     return np.asarray(c, dtype=np.float64).reshape(m, -1).sum(axis=1)
 
 
-def _center_switches(net: Network, Xc: np.ndarray, r: float, Q: np.ndarray, batch: LineBatch, seg: np.ndarray,
-                     t: np.ndarray) -> np.ndarray:
+def _center_switches(net: Any, Xc: np.ndarray, r: float, Q: np.ndarray, seg: np.ndarray, t: np.ndarray) -> np.ndarray:
     """(m, N) bool: neurons that sit on a breakpoint at x (within the snapping tolerance,
     ``tolerances.snap_scale``) and take different pieces just beside x on different probes: they
     switch at x itself, between probes, which no half-probe sees as a crossing. Measure zero for
     continuous parameter laws; normal with zero biases (every first-layer neuron at x = 0). The
     piece beside x on probe ±q_i is read at x ± δ_i q_i, δ_i half the distance from x to the
     nearest other crossing on that diameter, where every neuron is on one piece."""
-    from .tolerances import SNAP_RTOL, snap_scale
+    from ..tolerances import SNAP_RTOL, snap_scale
 
-    m, P, N = Xc.shape[0], Q.shape[0], net.num_neurons
+    m, P, N = Xc.shape[0], Q.shape[0], int(sum(net.widths))
     out = np.zeros((m, N), bool)
-    us = net.pre_activations(Xc)
-    a = Xc
-    on = []
-    for l in range(net.depth):
-        W, b, xi = net.weights[l], net.biases[l], net.activations[l].breakpoints
-        tol = SNAP_RTOL * snap_scale(W, b, np.abs(a).T, xi)  # (n_l, m, T)
-        o = np.any(np.abs(us[l].T[:, :, None] - xi) <= tol, axis=2).T & net.switching(l)  # (m, n_l)
-        on.append(o)
-        a = net.activate(l, us[l])
-    on = np.concatenate(on, axis=1)
+    if isinstance(net, Network):
+        us = net.pre_activations(Xc)
+        a = Xc
+        on = []
+        for l in range(net.depth):
+            W, b, xi = net.weights[l], net.biases[l], net.activations[l].breakpoints
+            tol = SNAP_RTOL * snap_scale(W, b, np.abs(a).T, xi)  # (n_l, m, T)
+            o = np.any(np.abs(us[l].T[:, :, None] - xi) <= tol, axis=2).T & net.switching(l)  # (m, n_l)
+            on.append(o)
+            a = net.activate(l, us[l])
+        on = np.concatenate(on, axis=1)
+    else:
+        on = net.on_breakpoint(Xc)
     todo = np.nonzero(on.any(axis=1))[0]
     if todo.size == 0:
         return out

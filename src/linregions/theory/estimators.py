@@ -15,7 +15,7 @@ from ..laws import AssumptionError
 from ..network import ARGMAX, Network
 
 from .network_law import Kind, Mode, _BATCH_ELEMENTS, _MAX_EXHAUSTIVE_TERMS, NetworkLaw, _laws_for
-from .domains import Segment, WholeSpace, Domain, _domain_n_in, _sample_domain, _param_volume
+from .domains import Segment, WholeSpace, Domain, _domain_n_in, _restriction, _sample_domain, _param_volume
 from ._kernels import _cpu_threads, _TorchNet, _TorchStack, _k1_values, _kk_values, _chunk
 
 
@@ -214,10 +214,10 @@ def _estimate_one(net: Network, laws: list, domain: Domain, k: int, mode: str, n
     return {key: (float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size))) for key, v in out.items()}
 
 
-def theorem6(model: NetworkLaw | Network, domain: Domain, k: int = 1, *, bias_law: Any = None,
+def theorem6(model: Any, domain: Domain, k: int = 1, *, bias_law: Any = None,
              kind: Kind = "linear", mode: Mode = "substituted", n_networks: int = 16, n_samples: int = 1024,
              tuples: int | str | None = None, seed: int = 0, device: Any = None,
-             progress: bool = False) -> Theorem6Estimate:
+             progress: bool = False, input_shape: Any = None, chunk_points: int | None = None) -> Theorem6Estimate:
     """Theorem 6: an unbiased estimate of E[vol_{m-k}(B_{N,k} ∩ K)], with its standard error.
 
     For each sampled input x ∈ K (uniform; importance-sampled on ``WholeSpace``) the integrand
@@ -231,7 +231,14 @@ def theorem6(model: NetworkLaw | Network, domain: Domain, k: int = 1, *, bias_la
     Parameters
     ----------
     model : a ``NetworkLaw`` (the estimate averages ``n_networks`` sampled networks; its SE is over
-        networks) or one ``Network`` with its ``bias_law`` (SE over the ``n_samples`` inputs).
+        networks) or one ``Network`` with its ``bias_law`` (SE over the ``n_samples`` inputs), or a
+        piecewise-linear ``torch.nn.Module`` with its ``bias_law`` (a stated law of the biases:
+        the module's own biases enter only through z̃ = u - β). For a module, k = 1 with
+        ``kind="activation"`` runs on the module's own ops (``theory.module_k1``: forward-mode
+        tangents in chunks of ``chunk_points`` rows, no dense matrix of a convolution; the domain
+        lives in the flattened input space of one sample of shape ``input_shape``); every other
+        case compiles the module with ``Network.from_torch(module, input_shape=...)`` (where
+        convolutions fail A2 for the linear kind: shared biases).
     domain : ``Box``, ``Ball``, ``Segment``, ``Rectangle`` or ``WholeSpace``.
     k : 1..dim(K). k = 1 sums over all neurons; k >= 2 over all tuples when there are at most
         ``_MAX_EXHAUSTIVE_TERMS`` of them (or ``tuples="all"``), else ``tuples`` uniform random tuples
@@ -244,6 +251,14 @@ def theorem6(model: NetworkLaw | Network, domain: Domain, k: int = 1, *, bias_la
     >>> theorem6(law, Rectangle.square(1.0), k=2, n_networks=2, n_samples=64).k
     2
     """
+    if _is_module(model):
+        if isinstance(k, (int, np.integer)) and int(k) == 1 and kind == "activation":
+            return _theorem6_module(model, domain, bias_law, mode, n_samples, seed, device, input_shape, chunk_points)
+        from ..network import Network as _Network
+
+        model = _Network.from_torch(model, input_shape=input_shape)
+    elif input_shape is not None or chunk_points is not None:
+        raise TypeError("input_shape and chunk_points apply to torch modules, not to a Network or NetworkLaw")
     _check_common(model, domain, k, kind, mode)
     nets = _nets(model, n_networks, seed, per_neuron=(k == 1 and kind == "activation"))
     laws = _laws_for(model, bias_law, nets[0].depth)
@@ -267,6 +282,39 @@ def theorem6(model: NetworkLaw | Network, domain: Domain, k: int = 1, *, bias_la
     return Theorem6Estimate(value, se, int(k), kind, mode, len(nets), int(n_samples),
                             _param_volume(domain) if not isinstance(domain, Segment) else domain.volume,
                             per, per_se)
+
+
+def _is_module(obj: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _theorem6_module(module: Any, domain: Domain, bias_law: Any, mode: str, n_samples: int, seed: int, device: Any,
+                     input_shape: Any, chunk_points: int | None) -> Theorem6Estimate:
+    """Theorem 6, k = 1, activation kind, on a module's own ops (``theory.module_k1``): the same
+    input samples (same ``seed``) and the same integrand as on the module's dense compilation."""
+    from ..engine import CHUNK_POINTS
+    from .module_k1 import check_module_a2, k1_activation, module_program, site_biases
+
+    n_in = _domain_n_in(domain)
+    if mode not in ("substituted", "unmodified"):
+        raise ValueError(f"mode must be 'substituted' (exact) or 'unmodified' (approximation), got {mode!r}")
+    if isinstance(domain, WholeSpace) and domain.dim != 1:
+        raise ValueError(f"on the whole of R^{domain.dim} only k = {domain.dim} has a finite volume, got k=1")
+    chunk = CHUNK_POINTS if chunk_points is None else int(chunk_points)
+    prog = module_program(module, input_shape, n_in, device)
+    laws = _laws_for(None, bias_law, len(prog.sites))
+    check_module_a2(module, prog)
+    rng = np.random.default_rng([int(seed), 11])
+    S, w = _sample_domain(domain, rng, int(n_samples))
+    origin, P = _restriction(domain)
+    X = S if origin is None else origin + S @ P.T
+    with _cpu_threads(device, S.shape[0] * n_in):
+        v = k1_activation(prog, X, P, laws, site_biases(prog, chunk), chunk).sum(axis=1) * w
+    value, se = float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
+    return Theorem6Estimate(value, se, 1, "activation", mode, 1, int(n_samples),
+                            _param_volume(domain) if not isinstance(domain, Segment) else domain.volume,
+                            np.array([value]), np.array([se]))
 
 
 def approximation_bias(model: NetworkLaw | Network, domain: Domain, k: int = 1, *, bias_law: Any = None,
