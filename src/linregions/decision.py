@@ -405,13 +405,7 @@ def plane_boundary(part, level: float | None = None) -> PlaneBoundary:
         feas[idx[bad]] = False
 
     # face edges (counter-clockwise ring: inside is to the left of v -> w), flattened per pair
-    lens = np.diff(ptr)[pf]
-    offs = np.zeros(npair + 1, np.int64)
-    np.cumsum(lens, out=offs[1:])
-    row = np.repeat(np.arange(npair), lens)
-    slot = np.arange(offs[-1]) - offs[row] + ptr[pf][row]
-    v, w = P[fv[slot]], P[fv[nxt[slot]]]
-    e = w - v
+    row, v, e = _ring_edges(P, pf, fv, ptr, nxt)
     alpha = e[:, 0] * d[row, 1] - e[:, 1] * d[row, 0]
     q = p0[row] - v
     beta = e[:, 0] * q[:, 1] - e[:, 1] * q[:, 0]
@@ -484,6 +478,18 @@ def plane_boundary(part, level: float | None = None) -> PlaneBoundary:
                          pieces.astype(np.int64), tie_faces, aligned, None if labels is None else np.asarray(labels))
 
 
+def _ring_edges(P: np.ndarray, pf: np.ndarray, fv: np.ndarray, ptr: np.ndarray, nxt: np.ndarray):
+    """The ring edges of faces ``pf`` flattened: (row into ``pf``, start vertex v, edge vector w - v)
+    for every edge v -> w of each face's counter-clockwise ring (``fv[ptr[f]:ptr[f + 1]]``)."""
+    lens = np.diff(ptr)[pf]
+    offs = np.zeros(pf.size + 1, np.int64)
+    np.cumsum(lens, out=offs[1:])
+    row = np.repeat(np.arange(pf.size), lens)
+    slot = np.arange(offs[-1]) - offs[row] + ptr[pf][row]
+    v = P[fv[slot]]
+    return row, v, P[fv[nxt[slot]]] - v
+
+
 def _on_ring(part, seg, pf, fv, ptr, nxt, tol) -> np.ndarray:
     """Segments lying on their face's boundary (both ends and the midpoint within tol of one
     ring edge's line and the midpoint on that edge)."""
@@ -491,13 +497,7 @@ def _on_ring(part, seg, pf, fv, ptr, nxt, tol) -> np.ndarray:
     if k == 0:
         return np.zeros(0, bool)
     P = part.vertices
-    lens = np.diff(ptr)[pf]
-    offs = np.zeros(k + 1, np.int64)
-    np.cumsum(lens, out=offs[1:])
-    row = np.repeat(np.arange(k), lens)
-    slot = np.arange(offs[-1]) - offs[row] + ptr[pf][row]
-    v, w = P[fv[slot]], P[fv[nxt[slot]]]
-    e = w - v
+    row, v, e = _ring_edges(P, pf, fv, ptr, nxt)
     el = np.hypot(e[:, 0], e[:, 1])
     el = np.where(el == 0, 1.0, el)
     out = np.ones(row.size, bool)
@@ -505,7 +505,7 @@ def _on_ring(part, seg, pf, fv, ptr, nxt, tol) -> np.ndarray:
         q = pt[row] - v
         dist = np.abs(e[:, 0] * q[:, 1] - e[:, 1] * q[:, 0]) / el
         out &= dist <= tol
-    return np.logical_or.reduceat(out, offs[:-1]) if out.size else np.zeros(k, bool)
+    return np.bincount(row[out], minlength=k) > 0
 
 
 def _on_domain_boundary(domain: np.ndarray, pts: np.ndarray, tol: float) -> np.ndarray:

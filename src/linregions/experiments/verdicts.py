@@ -75,13 +75,19 @@ def overall(verdicts: Iterable[Verdict]) -> bool | None:
 # numbers in sentences
 
 
-def fmt(v, spec: str = ".3g", missing: str = "n/a") -> str:
-    """``format(v, spec)`` for finite numbers; ``missing`` for NaN, inf and None."""
+def _finite(v) -> float | None:
+    """``float(v)`` when it is a finite number, else None."""
     try:
         x = float(v)
     except (TypeError, ValueError):
-        return missing
-    if not math.isfinite(x):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def fmt(v, spec: str = ".3g", missing: str = "n/a") -> str:
+    """``format(v, spec)`` for finite numbers; ``missing`` for NaN, inf and None."""
+    x = _finite(v)
+    if x is None:
         return missing
     s = format(x, spec)
     if "e+" in s:  # large numbers read as numbers, not in scientific notation
@@ -91,11 +97,8 @@ def fmt(v, spec: str = ".3g", missing: str = "n/a") -> str:
 
 def pct(v, digits: int = 0, signed: bool = True, missing: str = "n/a") -> str:
     """A fraction as a percentage (0.123 -> '+12%'), never '-0%' and never NaN."""
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return missing
-    if not math.isfinite(x):
+    x = _finite(v)
+    if x is None:
         return missing
     s = f"{100 * x:{'+' if signed else ''}.{digits}f}"
     if float(s) == 0:
