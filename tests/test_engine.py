@@ -24,41 +24,16 @@ import linregions as lr
 from linregions import graph
 from linregions.engine import InputShapeError, compile_program, dense_to_sites, line, lines, real_line
 from linregions.network import ARGMAX, NEURON
+from _models import randomize_bn as _randomize_bn, Residual, Functional
 
 FIELDS = ("t", "linear", "point_offsets", "crossing_point", "layer", "unit", "breakpoint", "good", "crossing_offsets", "unit_kind")
 
 
-def _randomize_bn(bn):
-    with torch.no_grad():
-        bn.running_mean.normal_()
-        bn.running_var.uniform_(0.5, 2.0)
-        bn.weight.normal_()
-        bn.bias.normal_()
-    return bn
 
 
-class Residual(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.conv1, self.conv2 = nn.Conv2d(c, c, 3, padding=1), nn.Conv2d(c, c, 3, padding=1)
-        self.bn = _randomize_bn(nn.BatchNorm2d(c))
-
-    def forward(self, x):
-        return F.relu(x + self.bn(self.conv2(F.relu(self.conv1(x)))))
 
 
-class Functional(nn.Module):
-    """Functional ops: hardtanh, torch.maximum of two branches, amax, scaling, subtraction."""
 
-    def __init__(self):
-        super().__init__()
-        self.a, self.b = nn.Linear(5, 6), nn.Linear(5, 6)
-        self.out = nn.Linear(3, 2)
-
-    def forward(self, x):
-        h = torch.maximum(F.hardtanh(self.a(x)), 0.5 * self.b(x) - 0.1)
-        h = torch.amax(h.reshape(-1, 3, 2), dim=2)
-        return self.out(h)
 
 
 def _models():

@@ -29,6 +29,7 @@ from linregions.graph import (
 from linregions.laws import AssumptionError
 from linregions.line import lines
 from linregions.network import ARGMAX, NEURON, PASSTHROUGH, Network
+from _models import randomize_bn as _randomize_bn
 
 GRID = 6001  # dense samples per segment
 
@@ -36,15 +37,6 @@ GRID = 6001  # dense samples per segment
 def _seed(s):
     torch.manual_seed(s)
     return np.random.default_rng(s)
-
-
-def _randomize_bn(bn: nn.BatchNorm2d) -> nn.BatchNorm2d:
-    with torch.no_grad():
-        bn.running_mean.normal_()
-        bn.running_var.uniform_(0.5, 2.0)
-        bn.weight.normal_()
-        bn.bias.normal_()
-    return bn
 
 
 def _outputs_agree(module, compiled: CompiledNetwork, n=40):
