@@ -46,8 +46,30 @@ def _as_matrix(x: Any, name: str) -> np.ndarray:
     return a
 
 
+class UnitKinds:
+    """Unit-kind queries shared by ``Network`` and the engine's ``ModuleSlice``: a class with
+    ``unit_kinds`` (one int8 array per hidden layer, or None when every unit is a NEURON) and
+    ``widths``."""
+
+    unit_kinds: Any
+    widths: Any
+
+    @property
+    def has_special_units(self) -> bool:
+        """True when some hidden unit is PASSTHROUGH or ARGMAX."""
+        return self.unit_kinds is not None
+
+    def kinds(self, l: int) -> np.ndarray:
+        """Unit kinds of hidden layer l (NEURON, PASSTHROUGH, ARGMAX)."""
+        return self.unit_kinds[l] if self.unit_kinds is not None else np.zeros(self.widths[l], np.int8)
+
+    def switching(self, l: int) -> np.ndarray:
+        """Boolean mask of the units of hidden layer l that have breakpoints (not passthrough)."""
+        return self.kinds(l) != PASSTHROUGH
+
+
 @dataclass(frozen=True, eq=False)
-class Network:
+class Network(UnitKinds):
     """A stack of affine layers with continuous piecewise-linear activations between them.
 
     Parameters
@@ -141,19 +163,6 @@ class Network:
         """(num_neurons, 2) array of (layer, unit) of the switching neurons, layer by layer."""
         ids = [np.stack([np.full(m.sum(), l), np.nonzero(m)[0]], 1) for l, m in enumerate(map(self.switching, range(self.depth)))]
         return np.concatenate(ids).astype(np.int64).reshape(-1, 2)
-
-    @property
-    def has_special_units(self) -> bool:
-        """True when some hidden unit is PASSTHROUGH or ARGMAX."""
-        return self.unit_kinds is not None
-
-    def kinds(self, l: int) -> np.ndarray:
-        """Unit kinds of hidden layer l (NEURON, PASSTHROUGH, ARGMAX)."""
-        return self.unit_kinds[l] if self.unit_kinds is not None else np.zeros(self.widths[l], np.int8)
-
-    def switching(self, l: int) -> np.ndarray:
-        """Boolean mask of the units of hidden layer l that have breakpoints (not passthrough)."""
-        return self.kinds(l) != PASSTHROUGH
 
     # -- per-layer activation, aware of passthrough units ----------------------------------------
     def _pt(self, l: int, like):

@@ -115,7 +115,6 @@ def _activation_chunk(net, x, Ws, bs, absW, xis, sw, K0) -> dict:
     unit = torch.full((B,), -1, dtype=torch.int64, device=dev)
     bp = torch.full((B,), -1, dtype=torch.int64, device=dev)
     slack = torch.zeros(B, dtype=torch.float64, device=dev)  # signed xi - u of the chosen neuron
-    rows = torch.arange(B, device=dev)
     close = torch.zeros(B, dtype=torch.int64, device=dev)
     erased = torch.zeros(B, dtype=torch.int64, device=dev)
     qs = []
@@ -152,21 +151,7 @@ def _activation_chunk(net, x, Ws, bs, absW, xis, sw, K0) -> dict:
             erased += (noisy & (sl <= tl)).sum(1)
         slack_lo = torch.where(slack_lo <= tol_lo, torch.zeros_like(slack_lo), slack_lo)
         slack_hi = torch.where(slack_hi <= tol_hi, torch.zeros_like(slack_hi), slack_hi)
-        live = gsq > 0
-        gn = torch.sqrt(torch.where(live, gsq, torch.ones_like(gsq)))
-        d_lo = torch.where(live, slack_lo / gn, inf)
-        d_hi = torch.where(live, slack_hi / gn, inf)
-        use_hi = d_hi < d_lo
-        dist = torch.where(use_hi, d_hi, d_lo)
-        dmin, z = dist.min(dim=1)
-        better = dmin < best
-        if bool(better.any()):
-            best = torch.where(better, dmin, best)
-            layer = torch.where(better, torch.full_like(layer, l), layer)
-            unit = torch.where(better, z, unit)
-            hi, pz = use_hi[rows, z], p[rows, z]
-            bp = torch.where(better, torch.where(hi, pz, pz - 1), bp)
-            slack = torch.where(better, torch.where(hi, slack_hi[rows, z], -slack_lo[rows, z]), slack)
+        best, layer, unit, bp, slack = nearer_facet(l, gsq, slack_lo, slack_hi, p, (best, layer, unit, bp, slack))
         q = net.slope(l, p).to(torch.float64)
         qs.append(q)
         a = net.activate(l, u)
@@ -189,3 +174,34 @@ def _activation_chunk(net, x, Ws, bs, absW, xis, sw, K0) -> dict:
     step = torch.where(ok, slack / torch.where(ok, gsq, torch.ones_like(gsq)), torch.zeros_like(gsq))
     nearest = torch.where(ok[:, None], x + step[:, None] * grad, torch.full_like(x, math.nan))
     return dict(distance=best, layer=layer, unit=unit, breakpoint=bp, nearest=nearest, close=close, erased=erased)
+
+
+def nearer_facet(l: int, gsq, slack_lo, slack_hi, p, running: tuple) -> tuple:
+    """Fold hidden layer (site) ``l`` into the running nearest facet of each input.
+
+    The activation region of x is bounded, for every unit z, by the two neighbouring breakpoints
+    of its piece ``p``; the distance to the hyperplane of breakpoint j is ``|u_z - xi_j| /
+    ||grad u_z||`` (``slack_lo = u - xi_{p-1}``, ``slack_hi = xi_p - u``, inf where there is no
+    such breakpoint; units with zero gradient never bound it). ``running`` is (best distance,
+    layer, unit, breakpoint, signed slack xi - u of the chosen unit), updated where layer l is
+    strictly closer (ties keep the earlier layer and, within a layer, the lowest unit)."""
+    import torch
+
+    best, layer, unit, bp, slack = running
+    live = gsq > 0
+    gn = torch.sqrt(torch.where(live, gsq, torch.ones_like(gsq)))
+    inf = torch.full_like(gn, math.inf)
+    d_lo = torch.where(live, slack_lo / gn, inf)
+    d_hi = torch.where(live, slack_hi / gn, inf)
+    use_hi = d_hi < d_lo
+    dmin, z = torch.where(use_hi, d_hi, d_lo).min(dim=1)
+    better = dmin < best
+    if bool(better.any()):
+        rows = torch.arange(z.shape[0], device=z.device)
+        best = torch.where(better, dmin, best)
+        layer = torch.where(better, torch.full_like(layer, l), layer)
+        unit = torch.where(better, z, unit)
+        hi, pz = use_hi[rows, z], p[rows, z]
+        bp = torch.where(better, torch.where(hi, pz, pz - 1), bp)
+        slack = torch.where(better, torch.where(hi, slack_hi[rows, z], -slack_lo[rows, z]), slack)
+    return best, layer, unit, bp, slack

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ..tolerances import CLOSE_FACTOR, SNAP_NOISE_FRACTION, SNAP_RTOL
+from .activation import nearer_facet
 from .results import Distances, _warn_erased
 
 __all__ = ["module_distance", "LINEAR_MODULE_MAX_INPUTS"]
@@ -278,26 +279,11 @@ def _activation_chunk(prog: Any, x: torch.Tensor, chunk: int, bar: Any = None) -
     slack = torch.zeros(B, dtype=torch.float64, device=dev)  # signed xi - u of the chosen unit
     close = torch.zeros(B, dtype=torch.int64, device=dev)
     erased = torch.zeros(B, dtype=torch.int64, device=dev)
-    rows = torch.arange(B, device=dev)
-    inf = torch.tensor(math.inf, dtype=torch.float64, device=dev)
     for l, (inf_l, g) in enumerate(zip(info, gsq)):
         close += inf_l["close"]
         erased += inf_l["erased"]
-        live = g > 0
-        gn = torch.sqrt(torch.where(live, g, torch.ones_like(g)))
-        d_lo = torch.where(live, inf_l["slack_lo"] / gn, inf)
-        d_hi = torch.where(live, inf_l["slack_hi"] / gn, inf)
-        use_hi = d_hi < d_lo
-        dist = torch.where(use_hi, d_hi, d_lo)
-        dmin, z = dist.min(dim=1)
-        better = dmin < best
-        if bool(better.any()):
-            best = torch.where(better, dmin, best)
-            layer = torch.where(better, torch.full_like(layer, l), layer)
-            unit = torch.where(better, z, unit)
-            hi, pz = use_hi[rows, z], inf_l["p"][rows, z]
-            bp = torch.where(better, torch.where(hi, pz, pz - 1), bp)
-            slack = torch.where(better, torch.where(hi, inf_l["slack_hi"][rows, z], -inf_l["slack_lo"][rows, z]), slack)
+        best, layer, unit, bp, slack = nearer_facet(l, g, inf_l["slack_lo"], inf_l["slack_hi"], inf_l["p"],
+                                                    (best, layer, unit, bp, slack))
     grad = _chosen_grad(prog, info, layer, unit)
     g2 = (grad * grad).sum(1)
     ok = torch.isfinite(best) & (g2 > 0)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..network import PASSTHROUGH
+from ..network import PASSTHROUGH, UnitKinds
 from ..tolerances import slope_noise
 from .program import ModuleProgram
 from .segments import CHUNK_POINTS
@@ -108,7 +108,7 @@ class ModuleVertexValues:
         return s + (xi if xi.ndim == 2 else xi[None, :])  # (n_l, T): tolerances.snap_scale
 
 
-class ModuleSlice:
+class ModuleSlice(UnitKinds):
     """A module seen on a plane, as the plane builder and ``PlanePartition`` read it (the
     ``plane.values.PlaneModel`` interface): hidden "layers" are the program's activation sites.
 
@@ -140,16 +140,6 @@ class ModuleSlice:
         return f"ModuleSlice({self.prog!r})"
 
     # -- what the builder reads ---------------------------------------------------------------------
-    @property
-    def has_special_units(self) -> bool:
-        return self.unit_kinds is not None
-
-    def kinds(self, l: int) -> np.ndarray:
-        return self.unit_kinds[l] if self.unit_kinds is not None else np.zeros(self.widths[l], np.int8)
-
-    def switching(self, l: int) -> np.ndarray:
-        return self.kinds(l) != PASSTHROUGH
-
     @property
     def neuron_ids(self) -> np.ndarray:
         """(num_neurons, 2) (site, unit) of the switching units, site by site."""
