@@ -69,24 +69,30 @@ def _run_module(args: argparse.Namespace, loaded) -> int:
     shape, prog = loaded.shape, loaded.program
     X0, X1 = _segments(args, int(np.prod(shape)), np.random.default_rng(args.seed + 1), shape)
     batch = module_lines(prog, X0, X1, input_shape=shape, progress=show_progress(args))
-    lin, act = batch.num_regions("linear"), batch.num_regions("activation")
     neurons = sum(s.n for s in prog.sites if s.kind == NEURON)
+    return _report(args, batch, f"{prog}", neurons,
+                   {"network": repr(prog), "input_shape": list(shape), "num_neurons": neurons, "num_units": prog.num_units})
+
+
+def _report(args: argparse.Namespace, batch, header: str, neurons: int, head: dict) -> int:
+    """Counts of both kinds of region over the segments of ``batch`` (JSON summary and text)."""
+    lin, act = batch.num_regions("linear"), batch.num_regions("activation")
+    per_neuron = (lin - 1) / max(neurons, 1)
     summary = {
-        "network": repr(prog), "input_shape": list(shape), "num_neurons": neurons, "num_units": prog.num_units,
-        "segments": len(batch),
+        **head, "segments": len(batch),
         "linear_regions": {"mean": float(lin.mean()), "min": int(lin.min()), "max": int(lin.max())},
         "activation_regions": {"mean": float(act.mean()), "min": int(act.min()), "max": int(act.max())},
-        "boundaries_per_neuron": float(((lin - 1) / max(neurons, 1)).mean()),
+        "boundaries_per_neuron": float(per_neuron.mean()),
         "mean_segment_length": float(batch.lengths().mean()),
     }
     if len(batch) <= 20:
         summary["per_segment"] = [{"linear": int(a), "activation": int(b)} for a, b in zip(lin, act)]
     text = (
-        f"{prog}\n"
+        f"{header}\n"
         f"{len(batch)} segment(s), mean length {summary['mean_segment_length']:.4g}\n"
         f"linear regions:     mean {lin.mean():.2f}  (min {lin.min()}, max {lin.max()})\n"
         f"activation regions: mean {act.mean():.2f}  (min {act.min()}, max {act.max()})\n"
-        f"linear boundaries per neuron: {summary['boundaries_per_neuron']:.3g}"
+        f"linear boundaries per neuron: {per_neuron.mean():.3g}"
     )
     emit(args, summary, text)
     return 0
@@ -102,23 +108,5 @@ def run(args: argparse.Namespace) -> int:
     net = network_from_args(args)
     X0, X1 = _segments(args, net.n_in, np.random.default_rng(args.seed + 1))
     batch = lines(net, X0, X1, progress=show_progress(args) and len(X0) > 200)
-    lin, act = batch.num_regions("linear"), batch.num_regions("activation")
-    per_neuron = (lin - 1) / net.num_neurons
-    summary = {
-        "network": repr(net), "num_neurons": net.num_neurons, "segments": len(batch),
-        "linear_regions": {"mean": float(lin.mean()), "min": int(lin.min()), "max": int(lin.max())},
-        "activation_regions": {"mean": float(act.mean()), "min": int(act.min()), "max": int(act.max())},
-        "boundaries_per_neuron": float(per_neuron.mean()),
-        "mean_segment_length": float(batch.lengths().mean()),
-    }
-    if len(batch) <= 20:
-        summary["per_segment"] = [{"linear": int(a), "activation": int(b)} for a, b in zip(lin, act)]
-    text = (
-        f"{net}  ({net.num_neurons} neurons)\n"
-        f"{len(batch)} segment(s), mean length {summary['mean_segment_length']:.4g}\n"
-        f"linear regions:     mean {lin.mean():.2f}  (min {lin.min()}, max {lin.max()})\n"
-        f"activation regions: mean {act.mean():.2f}  (min {act.min()}, max {act.max()})\n"
-        f"linear boundaries per neuron: {per_neuron.mean():.3f}"
-    )
-    emit(args, summary, text)
-    return 0
+    return _report(args, batch, f"{net}  ({net.num_neurons} neurons)", net.num_neurons,
+                   {"network": repr(net), "num_neurons": net.num_neurons})
