@@ -266,12 +266,9 @@ def _module_n_in(input_shape: Any, domain: Any) -> tuple[int, tuple[int, ...]]:
     default: the domain's dimension as a flat vector)."""
     if input_shape is None:
         return domain.dim, (domain.dim,)
-    try:
-        shape = tuple(int(s) for s in input_shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"input_shape must be a sequence of positive ints (one sample's shape), got {input_shape!r}") from None
-    if not shape or min(shape) < 1:
-        raise ValueError(f"input_shape must be a sequence of positive ints (one sample's shape), got {input_shape!r}")
+    from .torch_io import input_shape_of
+
+    shape = input_shape_of(input_shape)
     return int(np.prod(shape)), shape
 
 

@@ -35,7 +35,7 @@ from .activations import (
 from .network import NEURON, PASSTHROUGH, Network
 
 __all__ = ["network_from_torch", "network_to_torch", "PLModule", "activation_from_module", "load_model", "load_module", "SCRIPT_CLASSES", "SUPPORTED",
-           "check_device", "refuse_complex"]
+           "check_device", "refuse_complex", "input_shape_of"]
 
 SUPPORTED = (
     "nn.Linear, nn.Flatten, nn.Identity, nn.Dropout, nn.Sequential; activations nn.ReLU, nn.ReLU6, "
@@ -156,6 +156,30 @@ def _flatten(module: nn.Module, path: str = ""):
                 yield from _flatten(child, f"{path}.{name}" if path else name)
     else:
         yield path, module
+
+
+def input_shape_of(input_shape: Any) -> tuple[int, ...]:
+    """One sample's shape (no batch dimension) as a tuple of positive ints; a ``TypeError`` when
+    it is not a sequence of integers, a ``ValueError`` when it is empty or has a size below 1.
+
+    >>> input_shape_of([3, 32, 32])
+    (3, 32, 32)
+    >>> input_shape_of((0, 3))  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ValueError: input_shape must be a non-empty sequence of positive ints ...
+    >>> input_shape_of(2.5)  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    TypeError: input_shape must be a sequence of positive ints ...
+    """
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"input_shape must be a sequence of positive ints (one sample's shape, no batch dim), "
+                        f"got {input_shape!r}") from None
+    if not shape or any(s < 1 for s in shape) or any(float(s) != float(t) for s, t in zip(shape, input_shape)):
+        raise ValueError(f"input_shape must be a non-empty sequence of positive ints (one sample's shape, no batch dim), "
+                         f"got {input_shape!r}")
+    return shape
 
 
 def check_device(device: Any) -> torch.device:

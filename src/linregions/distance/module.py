@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from ..tolerances import CLOSE_FACTOR, SNAP_NOISE_FRACTION, SNAP_RTOL
+from ..torch_io import input_shape_of
 from .activation import nearer_facet
 from .results import Distances, _warn_erased
 
@@ -56,12 +57,7 @@ def _inputs(X: Any, input_shape: Sequence[int] | None, prog_shape: tuple | None)
     except (TypeError, ValueError):
         raise TypeError(f"X must be an array of numbers, got {type(X).__name__}") from None
     if input_shape is not None:
-        try:
-            shape = tuple(int(s) for s in input_shape)
-        except (TypeError, ValueError):
-            raise TypeError(f"input_shape must be a sequence of positive ints, got {input_shape!r}") from None
-        if not shape or min(shape) < 1:
-            raise ValueError(f"input_shape must be a non-empty sequence of positive ints, got {input_shape!r}")
+        shape = input_shape_of(input_shape)
     elif prog_shape is not None:
         shape = prog_shape
     else:

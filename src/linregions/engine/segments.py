@@ -47,6 +47,7 @@ from torch import nn
 from ..line import LineBatch, LinePartition
 from ..line.results import _concat
 from ..tolerances import SLOPE_RTOL, SNAP_RTOL, T_MERGE, slope_noise
+from ..torch_io import input_shape_of
 from .program import InputShapeError, ModuleProgram, compile_program
 from .protocol import Live, insert_rows
 
@@ -74,7 +75,7 @@ def _segment_ends(X0: Any, X1: Any, input_shape: Sequence[int] | None, batched: 
         if not shape:
             raise ValueError(f"cannot tell the input shape from segment ends of shape {tuple(X0.shape)}; pass input_shape")
     else:
-        shape = tuple(int(s) for s in input_shape)
+        shape = input_shape_of(input_shape)
     n = int(np.prod(shape))
     if tuple(X0.shape) == shape or (input_shape is not None and tuple(X0.shape) == (n,)):
         X0, X1 = X0.reshape((1,) + shape), X1.reshape((1,) + shape)

@@ -20,7 +20,7 @@ from torch import nn
 from .. import graph as G
 from ..activations import PiecewiseLinear, relu
 from ..network import ARGMAX, NEURON
-from ..torch_io import _module_kinds, activation_from_module
+from ..torch_io import _module_kinds, activation_from_module, input_shape_of
 from .program import Fn, ModuleProgram, Ref, SiteOps, Step, _abs_const, _is_abs, _is_lin, _lookup, _zero_const
 from .protocol import Site
 
@@ -559,7 +559,7 @@ def compile_program(module: nn.Module, input_shape: Sequence[int], device: Any =
             raise ValueError(
                 f"module '{name or type(module).__name__}' ({type(m).__name__}) is in training mode: batch norm then uses batch "
                 "statistics and dropout is random, so the network is not a fixed function; call module.eval() first")
-    shape = tuple(int(s) for s in input_shape)
+    shape = input_shape_of(input_shape)
     dev = torch.device(device) if device is not None else torch.device("cpu")
     m = copy.deepcopy(module).to(device=dev, dtype=torch.float64).eval()
     gm = G._trace(m)

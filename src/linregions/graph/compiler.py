@@ -14,7 +14,7 @@ from torch import nn
 
 from ..activations import PiecewiseLinear, relu
 from ..network import ARGMAX, NEURON, PASSTHROUGH, Network
-from ..torch_io import PLModule, activation_from_module
+from ..torch_io import PLModule, activation_from_module, input_shape_of
 from .compiled import BIAS_DEP_RTOL, CompiledNetwork, GraphError
 from .ops import _get_attr, _ACT_FUNCS, _ACT_METHODS, _ADD_FUNCS, _ADD_METHODS, _IDENTITY_METHODS, _MUL_FUNCS, _MUL_METHODS, _SHAPE_METHODS, _SMOOTH_NAMES, _STRUCT_FUNCS, _STRUCT_METHODS, _Value, _act_from_call, _arg, _leaves, _pad, _qualname, _replace
 from .pooling import adaptive_positions, pool_positions, window_indices
@@ -697,12 +697,7 @@ def compile_module(module: Any, input_shape: Sequence[int]) -> CompiledNetwork:
         raise TypeError(f"compile_module needs a torch.nn.Module, got {type(module).__name__}")
     if isinstance(module, torch.jit.ScriptModule):
         raise TypeError("a TorchScript module cannot be traced with torch.fx; pass the original nn.Module")
-    try:
-        shape = tuple(int(s) for s in input_shape)
-    except (TypeError, ValueError):
-        raise TypeError(f"input_shape must be a sequence of positive ints (without the batch dim), got {input_shape!r}") from None
-    if not shape or any(s < 1 for s in shape) or any(float(s) != float(t) for s, t in zip(shape, input_shape)):
-        raise ValueError(f"input_shape must be a non-empty sequence of positive ints (without the batch dim), got {input_shape!r}")
+    shape = input_shape_of(input_shape)
     if any(t.device.type != "cpu" for t in list(module.parameters()) + list(module.buffers())):
         module = copy.deepcopy(module).cpu()  # the exact routines run on CPU in float64
     gm = _trace(module)

@@ -31,8 +31,8 @@ class ModuleModel:
         from ..engine import CHUNK_POINTS, compile_program
 
         self.module = module
-        self.input_shape = tuple(int(s) for s in input_shape)
-        self.prog = compile_program(module, self.input_shape, device)
+        self.prog = compile_program(module, input_shape, device)  # checks the shape
+        self.input_shape = self.prog.input_shape
         self.device = self.prog.device
         self.chunk = CHUNK_POINTS if chunk_points is None else int(chunk_points)
         self.n_in = self.prog.n_in

@@ -122,9 +122,10 @@ def _module_inputs(module: Any, origin: Any, basis: Any, marks: Any, input_shape
     marks given shaped like samples."""
     from ..engine import InputShapeError, compile_program
     from ..engine.plane import plane_chunk
+    from ..torch_io import input_shape_of
 
     o = np.asarray(origin.detach().cpu() if hasattr(origin, "detach") else origin, dtype=np.float64)
-    shape = tuple(int(s) for s in (o.shape if input_shape is None else input_shape))
+    shape = tuple(o.shape) if input_shape is None else input_shape_of(input_shape)
     if not shape:
         raise ValueError(f"cannot tell the input shape from an origin of shape {o.shape}; pass input_shape")
     n_in = int(np.prod(shape))
@@ -163,10 +164,10 @@ def plane_through(net: Network, p0: Any, p1: Any, p2: Any, margin: float = 0.1, 
     from ..line import _is_module
 
     if _is_module(net):
+        from ..torch_io import input_shape_of
+
         shape = kw.get("input_shape")
-        if shape is None:
-            shape = kw["input_shape"] = tuple(np.shape(p0))
-        shape = tuple(int(s) for s in shape)
+        shape = kw["input_shape"] = tuple(np.shape(p0)) if shape is None else input_shape_of(shape)
         n_in = int(np.prod(shape)) if shape else 0
         for name, p in (("p0", p0), ("p1", p1), ("p2", p2)):
             if tuple(np.shape(p)) not in (shape, (n_in,)):

@@ -40,7 +40,9 @@ def module_program(module: Any, input_shape: Any, n_in: int, device: Any = None)
     (default: a flat vector of ``n_in`` entries)."""
     from ..engine import compile_program
 
-    shape = (int(n_in),) if input_shape is None else tuple(int(s) for s in input_shape)
+    from ..torch_io import input_shape_of
+
+    shape = (int(n_in),) if input_shape is None else input_shape_of(input_shape)
     if int(np.prod(shape)) != int(n_in):
         raise ValueError(f"input_shape {shape} has {int(np.prod(shape))} entries but the inputs have {n_in}")
     return compile_program(module, shape, device)
