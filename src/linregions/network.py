@@ -48,11 +48,13 @@ def _as_matrix(x: Any, name: str) -> np.ndarray:
 
 class UnitKinds:
     """Unit-kind queries shared by ``Network`` and the engine's ``ModuleSlice``: a class with
-    ``unit_kinds`` (one int8 array per hidden layer, or None when every unit is a NEURON) and
-    ``widths``."""
+    ``unit_kinds`` (one int8 array per hidden layer, or None when every unit is a NEURON),
+    ``widths``, ``depth`` and ``activations``."""
 
     unit_kinds: Any
     widths: Any
+    depth: Any
+    activations: Any
 
     @property
     def has_special_units(self) -> bool:
@@ -66,6 +68,33 @@ class UnitKinds:
     def switching(self, l: int) -> np.ndarray:
         """Boolean mask of the units of hidden layer l that have breakpoints (not passthrough)."""
         return self.kinds(l) != PASSTHROUGH
+
+    @property
+    def num_neurons(self) -> int:
+        """Number of neurons that can switch (all hidden units but passthrough ones)."""
+        return int(sum(int(self.switching(l).sum()) for l in range(self.depth)))
+
+    @property
+    def neuron_ids(self) -> np.ndarray:
+        """(num_neurons, 2) array of (layer, unit) of the switching neurons, layer by layer."""
+        ids = [np.stack([np.full(m.sum(), l), np.nonzero(m)[0]], 1) for l, m in enumerate(map(self.switching, range(self.depth)))]
+        return np.concatenate(ids).astype(np.int64).reshape(-1, 2)
+
+    def _pt(self, l: int, like):
+        m = self.kinds(l) == PASSTHROUGH
+        if type(like).__module__.startswith("torch"):
+            import torch
+
+            return torch.tensor(m, device=like.device)
+        return m
+
+    def slope(self, l: int, piece):
+        """Slope of each unit's piece in hidden layer l (passthrough units: 1)."""
+        q = self.activations[l].slope(piece)
+        if self.unit_kinds is None:
+            return q
+        m = self._pt(l, piece)
+        return np.where(m, 1.0, q) if not type(piece).__module__.startswith("torch") else q.masked_fill(m, 1.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,26 +182,7 @@ class Network(UnitKinds):
         """Number of hidden layers d."""
         return len(self.activations)
 
-    @property
-    def num_neurons(self) -> int:
-        """Number of neurons that can switch (all hidden units but passthrough ones)."""
-        return int(sum(int(self.switching(l).sum()) for l in range(self.depth)))
-
-    @property
-    def neuron_ids(self) -> np.ndarray:
-        """(num_neurons, 2) array of (layer, unit) of the switching neurons, layer by layer."""
-        ids = [np.stack([np.full(m.sum(), l), np.nonzero(m)[0]], 1) for l, m in enumerate(map(self.switching, range(self.depth)))]
-        return np.concatenate(ids).astype(np.int64).reshape(-1, 2)
-
     # -- per-layer activation, aware of passthrough units ----------------------------------------
-    def _pt(self, l: int, like):
-        m = self.kinds(l) == PASSTHROUGH
-        if type(like).__module__.startswith("torch"):
-            import torch
-
-            return torch.tensor(m, device=like.device)
-        return m
-
     def activate(self, l: int, u):
         """a_l = phi_l(u_l) (identity on passthrough units); numpy or torch."""
         a = self.activations[l](u)
@@ -188,14 +198,6 @@ class Network(UnitKinds):
             return p
         m = self._pt(l, u)
         return p * ~m if not type(u).__module__.startswith("torch") else p.masked_fill(m, 0)
-
-    def slope(self, l: int, piece):
-        """Slope of each unit's piece in hidden layer l (passthrough units: 1)."""
-        q = self.activations[l].slope(piece)
-        if self.unit_kinds is None:
-            return q
-        m = self._pt(l, piece)
-        return np.where(m, 1.0, q) if not type(piece).__module__.startswith("torch") else q.masked_fill(m, 1.0)
 
     def derivative(self, l: int, u):
         """phi_l'(u) per unit (right derivative at a breakpoint; 1 on passthrough units)."""

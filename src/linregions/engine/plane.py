@@ -140,21 +140,6 @@ class ModuleSlice(UnitKinds):
         return f"ModuleSlice({self.prog!r})"
 
     # -- what the builder reads ---------------------------------------------------------------------
-    @property
-    def neuron_ids(self) -> np.ndarray:
-        """(num_neurons, 2) (site, unit) of the switching units, site by site."""
-        ids = [np.stack([np.full(m.sum(), l), np.nonzero(m)[0]], 1) for l, m in enumerate(map(self.switching, range(self.depth)))]
-        return np.concatenate(ids).astype(np.int64).reshape(-1, 2)
-
-    @property
-    def num_neurons(self) -> int:
-        return int(sum(int(self.switching(l).sum()) for l in range(self.depth)))
-
-    def slope(self, l: int, piece: np.ndarray) -> np.ndarray:
-        """Slope of each unit's piece at site l (passthrough units: 1), as ``Network.slope``."""
-        q = self.activations[l].slope(piece)
-        return q if self.unit_kinds is None else np.where(self.kinds(l) == PASSTHROUGH, 1.0, q)
-
     def vertex_values(self) -> ModuleVertexValues:
         return ModuleVertexValues(self.prog, self.origin, self.basis.T, self.chunk)
 
