@@ -227,6 +227,16 @@ class ModuleProgram:
             o = o | t["pt"]
         return o
 
+    def pieces(self, l: int, U: torch.Tensor) -> torch.Tensor:
+        """Piece index (int16) of every unit of site l at values U: the number of breakpoints
+        <= u; passthrough units 0 (``Network.piece``'s convention; state code = 2 x piece)."""
+        s = self.sites[l]
+        p = torch.zeros(U.shape, dtype=torch.int16, device=U.device)
+        for x in s.act.breakpoints:
+            p += (U >= float(x)).to(torch.int16)
+        pt = s.tensors(U.device)["pt"]
+        return p if pt is None else p.masked_fill_(pt, 0)
+
     def activate(self, l: int, U: torch.Tensor) -> torch.Tensor:
         s = self.sites[l]
         a = torch.relu(U) if s.act.name == "relu" and not s.act.per_unit else s.act(U)

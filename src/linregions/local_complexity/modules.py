@@ -54,15 +54,6 @@ class ModuleModel:
         return lines(self.prog, X0, X1, input_shape=self.input_shape, chunk_points=self.chunk)
 
     # -- forward passes ---------------------------------------------------------------------------
-    def _pieces(self, l: int, U: torch.Tensor) -> torch.Tensor:
-        p = torch.zeros(U.shape, dtype=torch.int16, device=U.device)
-        for x in self.prog.sites[l].act.breakpoints:
-            p += (U >= float(x)).to(torch.int16)
-        sw = self._switch[l]
-        if not sw.all():
-            p[:, torch.as_tensor(~sw, device=U.device)] = 0
-        return p
-
     def activation_pattern(self, X: Any) -> list[np.ndarray]:
         """Piece index of every unit of every site at each row of X (flattened inputs): one value
         pass of the module's ops in blocks of ``chunk`` rows (``Network.activation_pattern``)."""
@@ -74,7 +65,7 @@ class ModuleModel:
         out: list[list[torch.Tensor]] = [[] for _ in prog.sites]
 
         def site_fn(l, u, sl):
-            out[l].append(self._pieces(l, u))
+            out[l].append(prog.pieces(l, u))
             return prog.activate(l, u)
 
         with torch.no_grad():
@@ -99,7 +90,7 @@ class ModuleModel:
                 for x in site.act.breakpoints:
                     on |= (U - float(x)).abs() <= SNAP_RTOL * (scale + abs(float(x)))
                 out.append(on.cpu().numpy() & self._switch[l])
-                prog.apply(l, live, U, dU, 2 * self._pieces(l, U))
+                prog.apply(l, live, U, dU, 2 * prog.pieces(l, U))
         return np.concatenate(out, axis=1)
 
     def star(self, X: np.ndarray, r: float, Q: np.ndarray, per_neuron: bool, busy: bool) -> tuple[np.ndarray, Any]:

@@ -66,14 +66,6 @@ def check_module_a2(module: Any, prog: Any) -> None:
                       "only, which stays valid", stacklevel=3)
 
 
-def _codes(site: Any, U: torch.Tensor) -> torch.Tensor:
-    """State codes 2p of the pieces p = #breakpoints <= u (``Network.piece``'s convention)."""
-    p = torch.zeros(U.shape, dtype=torch.int16, device=U.device)
-    for x in site.act.breakpoints:
-        p += (U >= float(x)).to(torch.int16)
-    return 2 * p
-
-
 def site_biases(prog: Any, chunk_points: int) -> list[torch.Tensor]:
     """(n_l,) float64 per site: each unit's own bias β_z (module docstring)."""
     dev = prog.device
@@ -90,7 +82,7 @@ def _site_bias(prog: Any, l: int, zero: torch.Tensor, chunk_points: int) -> torc
     live = prog.start(zero.clone(), zero.clone())
     for j in range(l):
         U, dU = prog.advance(j, live, chunk_points)
-        prog.apply(j, live, U, dU, _codes(prog.sites[j], U))
+        prog.apply(j, live, U, dU, 2 * prog.pieces(j, U))
     if l > 0:
         live.values = {k: (torch.zeros_like(v) if isinstance(v, torch.Tensor) else v) for k, v in live.values.items()}
     U, _ = prog.advance(l, live, chunk_points)
@@ -130,10 +122,10 @@ def k1_activation(prog: Any, X: np.ndarray, P: np.ndarray | None, laws: list, be
                 cc = cols.shape[1]
                 V = cols.T.reshape((1, cc) + shape).expand((nb, cc) + shape).reshape((nb * cc,) + shape)
                 live = prog.start(Xb, V.contiguous())
-                for l, site in enumerate(prog.sites):
+                for l in range(L):
                     U, dU = prog.advance(l, live, budget)
                     gn2[l] += (dU.reshape(nb, cc, -1) ** 2).sum(dim=1)
-                    codes = _codes(site, U)
+                    codes = 2 * prog.pieces(l, U)
                     if j0 == 0:
                         Us.append(U)
                     prog.apply(l, live, U, dU, codes.repeat_interleave(cc, dim=0))
