@@ -33,7 +33,7 @@ import numpy as np
 from scipy import special
 
 from .line import lines
-from .network import Network, _as_matrix
+from .network import Network, _as_matrix, is_module as _is_module
 
 __all__ = [
     "kappa",
@@ -251,14 +251,6 @@ class CroftonEstimate:
 
     def __repr__(self) -> str:
         return f"CroftonEstimate(k={self.k}, {self.kind}: {self.value:.5g} ± {self.se:.2g}, n={self.n})"
-
-
-def _is_module(obj: Any) -> bool:
-    """Whether ``obj`` is a torch ``nn.Module`` (without importing torch when it is not loaded)."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
 def _module_n_in(input_shape: Any, domain: Any) -> tuple[int, tuple[int, ...]]:

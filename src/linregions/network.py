@@ -30,6 +30,15 @@ __all__ = ["Network", "PiecewiseLinearModule", "NEURON", "PASSTHROUGH", "ARGMAX"
 NEURON, PASSTHROUGH, ARGMAX = 0, 1, 2
 
 
+def is_module(obj: Any) -> bool:
+    """Whether ``obj`` is a torch ``nn.Module`` (without importing torch when it is not loaded):
+    the front doors send modules to the torch-native engine (``linregions.engine``)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
 def _as_matrix(x: Any, name: str) -> np.ndarray:
     try:
         if type(x).__module__.startswith("torch"):

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..network import Network
+from ..network import Network, is_module as _is_torch_module
 
 __all__ = ["Distances", "Kind"]
 
@@ -83,10 +83,7 @@ def is_module(obj: Any) -> bool:
     """A torch ``nn.Module`` or an engine ``ModuleProgram`` (without importing torch when it is not loaded)."""
     import sys
 
-    t = sys.modules.get("torch")
-    if t is None:
-        return False
-    if isinstance(obj, t.nn.Module):
+    if _is_torch_module(obj):
         return True
     prog = sys.modules.get("linregions.engine.program")
     return prog is not None and isinstance(obj, prog.ModuleProgram)

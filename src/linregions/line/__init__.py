@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from ..network import Network
+from ..network import Network, is_module as _is_module
 from .core import (  # noqa: F401 (private helpers shared with plane, enumerate, distance)
     _check_segments, _code_open, _forward_tangent, _open, _partition_chunk, _reachability, _snap_scale, _states,
 )
@@ -61,14 +61,6 @@ __all__ = ["LinePartition", "LineBatch", "line", "lines", "real_line", "Kind"]
 
 #: Peak memory target of one chunk of segments (bytes); chunks are processed one after another.
 _CHUNK_BYTES = 96 * 2**20
-
-
-def _is_module(obj: Any) -> bool:
-    """Whether ``obj`` is a torch ``nn.Module`` (without importing torch when it is not loaded)."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
 def _module_only(input_shape: Any, device: Any, chunk_points: Any) -> None:

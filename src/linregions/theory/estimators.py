@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..laws import AssumptionError
-from ..network import ARGMAX, Network
+from ..network import ARGMAX, Network, is_module as _is_module
 
 from .network_law import Kind, Mode, _BATCH_ELEMENTS, _MAX_EXHAUSTIVE_TERMS, NetworkLaw, _laws_for
 from .domains import Segment, WholeSpace, Domain, _domain_n_in, _restriction, _sample_domain, _param_volume
@@ -282,11 +282,6 @@ def theorem6(model: Any, domain: Domain, k: int = 1, *, bias_law: Any = None,
     return Theorem6Estimate(value, se, int(k), kind, mode, len(nets), int(n_samples),
                             _param_volume(domain) if not isinstance(domain, Segment) else domain.volume,
                             per, per_se)
-
-
-def _is_module(obj: Any) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
 def _theorem6_module(module: Any, domain: Domain, bias_law: Any, mode: str, n_samples: int, seed: int, device: Any,
