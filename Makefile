@@ -22,8 +22,10 @@ setup: $(VENV)/.installed
 report: setup
 	$(BIN)/linregions report --out $(OUT)
 
+# -n auto: one pytest worker per core (pytest-xdist, in the test extra); each worker compiles the numba
+# kernels it needs or loads them from the cache another worker wrote.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # The README's plain-pip path in a fresh venv, without this Makefile (CI runs it after `make test`).
 pip-check:
