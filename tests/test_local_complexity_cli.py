@@ -70,3 +70,43 @@ def test_errors_name_the_option(argv, message, capsys):
     rc = cli.main(["local-complexity", *argv, "--no-progress"])
     assert rc == 2
     assert message in capsys.readouterr().err
+
+
+def test_saved_cnn_with_input_shape_matches_the_library(tmp_path):
+    """``--model m.pt --input-shape C,H,W``: the module runs with its own ops, inputs shaped like samples
+    (a batch, or flattened rows), and the table equals ``local_complexity`` on the module itself."""
+    import warnings
+
+    import torch
+    from torch import nn
+
+    torch.manual_seed(1)
+    m = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 3), nn.ReLU(),
+                      nn.Linear(3, 2)).double().eval()
+    path = tmp_path / "cnn.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.script(m), str(path))
+    X = np.random.default_rng(2).normal(size=(2, 1, 4, 4))
+    np.save(tmp_path / "x.npy", X.reshape(2, 16))  # flattened rows are accepted too
+    csv = tmp_path / "lc.csv"
+    rc, out = _run(["--model", str(path), "--input-shape", "1,4,4", "--points", str(tmp_path / "x.npy"), "--radii", "0.3",
+                    "--chords", "5", "--seed", "4", "--chunk-points", "7", "--csv", str(csv), "--json", "--no-progress"])
+    assert rc == 0
+    summary = json.loads(out)
+    assert summary["input_shape"] == [1, 4, 4] and summary["inputs"] == 2 and summary["num_neurons"] == 2 * 16 + 3
+    table = pd.read_csv(csv)
+    ref = local_complexity(m, X, 0.3, n_chords=5, seed=4, input_shape=(1, 4, 4), progress=False)
+    assert len(table) == len(ref)
+    for col in ("probe_neurons", "probe_crossings_activation", "proxy", "density_linear", "density_activation"):
+        np.testing.assert_allclose(table[col].to_numpy(), ref[col].to_numpy(), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--mlp", "4-8-1", "--chunk-points", "8"], "--chunk-points"),
+    (["--mlp", "4-8-1", "--input-shape", "1,2,2"], "--input-shape"),
+])
+def test_module_options_without_a_module_are_refused(argv, message, capsys):
+    rc = cli.main(["local-complexity", *argv, "--no-progress"])
+    assert rc == 2
+    assert message in capsys.readouterr().err
