@@ -104,6 +104,7 @@ def _inputs(args, n_in: int, shape: tuple[int, ...] | None = None) -> np.ndarray
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..experiments.verdicts import fmt
     from ..local_complexity import COLUMNS, lc_summary, local_complexity
 
     device = check_device(args.device)
@@ -165,14 +166,14 @@ def run(args: argparse.Namespace) -> int:
     for _, r in tot.iterrows():
         parts = [f"r = {r['radius']:g}:"]
         if "density_linear" in r:
-            parts.append(f"boundary density {r['density_linear']:.4g} ± {r['density_linear_sem']:.2g} (linear), "
-                         f"{r['density_activation']:.4g} (activation);")
+            parts.append(f"boundary density {fmt(r['density_linear'], '.4g')} ± {fmt(r['density_linear_sem'], '.2g')} (linear), "
+                         f"{fmt(r['density_activation'], '.4g')} (activation);")
         if "probe_neurons" in r:
             parts.append(f"neurons crossed on the probes {r['probe_neurons']:.2f} (crossings {r['probe_crossings_activation']:.1f});")
         if "proxy" in r:
             parts.append(f"published proxy {r['proxy']:.2f}" + (f" (undercount {r['proxy_undercount']:.2f})" if "proxy_undercount" in r else "") + ";")
         if "hr_linear" in r:
-            parts.append(f"Hanin-Rolnick prediction {r['hr_linear']:.4g} (linear), {r['hr_activation']:.4g} (activation)")
+            parts.append(f"Hanin-Rolnick prediction {fmt(r['hr_linear'], '.4g')} (linear), {fmt(r['hr_activation'], '.4g')} (activation)")
         lines.append("  " + " ".join(parts).rstrip(";"))
     lines.append("(means over the inputs; layer-by-layer values in --csv)")
     emit(args, summary, "\n".join(lines))
