@@ -15,9 +15,12 @@ volume kernels are single-threaded numba code; BLAS threads are stated in the he
   routine, as a reference for the per-region cost; ``ratio`` = complex time / plane time per
   region (how much more a 3D/4D region costs than a planar one).
 
-Timings on a shared machine are noisy: each row is repeated, and ratios are taken within a row.
+Timings on a shared machine are noisy: each row is repeated, and ratios are taken within a row;
+``cpu reg/s`` (regions per CPU second of this process) is the robust figure under load. Target
+(issue #15): at least 20,000 regions/s in 3D. ``--cold`` also measures the cold compile of the
+kernels (a fresh process with an empty ``NUMBA_CACHE_DIR``, as on CI), wall and CPU seconds.
 
-    python benchmarks/enumerate.py [--repeats 3] [--quick]
+    python benchmarks/enumerate.py [--repeats 3] [--quick] [--cold]
 """
 from __future__ import annotations
 
@@ -68,12 +71,41 @@ def lp_count(net, low: float = -1.0, high: float = 1.0) -> int:
     return len(states)
 
 
+_COLD = """
+import time
+t0, c0 = time.perf_counter(), time.process_time()
+from linregions.enumerate import complex_in_box
+from linregions.laws import random_mlp
+t1, c1 = time.perf_counter(), time.process_time()
+complex_in_box(random_mlp(3, [3, 3], seed=0), -1.0, 1.0)
+print(f"{time.perf_counter() - t1:.2f} {time.process_time() - c1:.2f}")
+"""
+
+
+def cold_compile() -> tuple[float, float]:
+    """Wall and CPU seconds of the first ``complex_in_box`` call in a fresh process with an empty
+    numba cache (every kernel compiled, as on CI)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        out = subprocess.run([sys.executable, "-c", _COLD], env=env, check=True, capture_output=True, text=True)
+    wall, cpu = map(float, out.stdout.split()[-2:])
+    return wall, cpu
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="smaller networks only")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cold", action="store_true", help="also measure the cold numba compile (fresh process, empty cache)")
     args = ap.parse_args()
+    if args.cold:
+        wall, cpu = cold_compile()
+        print(f"cold compile (empty NUMBA_CACHE_DIR, first complex_in_box call): {wall:.2f} s wall, {cpu:.2f} s CPU")
     cases = [(3, 8), (3, 16), (3, 24), (3, 32), (3, 40), (4, 8), (4, 12), (4, 16)]
     if args.quick:
         cases = [(3, 8), (3, 16), (4, 8)]

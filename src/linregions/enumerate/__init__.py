@@ -35,9 +35,12 @@ Implementation: the cuts (``enumerate.cuts``), the face lattice and the volumes
 (``enumerate.lattice``) are compiled loops (numba, ``cache=True``: compiled once per
 installation) over flat arrays: vertex ids per region and, per region vertex, its constraints as
 a bitset of global constraint ids; shared vertices are found by (edge, constraint) keys and
-shared faces by their sorted vertex ids (hashed, then compared in full). States, slopes and
-goodness at the centroids are vectorised numpy. Cost: tens of thousands of regions per second
-in 3D, about half that in 4D (``benchmarks/enumerate.py``).
+shared faces by their sorted vertex ids (hashed, then compared in full). The forward passes at
+region and face centroids are numpy products; their state codes, and the tight and good counts
+of the faces (``line._open`` and ``line._reachability`` in one loop per point), are compiled
+(``enumerate.states``). The kernels keep their buffers across cells and size them before the
+inner loops. Cost: 60,000-100,000 regions per CPU second in 3D, about half that in 4D
+(``benchmarks/enumerate.py``).
 
 Degenerate arrangements (zero biases, several neurons through one point, duplicated neurons)
 are exact. Nearly degenerate ones, with features below the snap tolerance (e.g. biases ~1e-9 of

@@ -10,10 +10,10 @@ import numpy as np
 
 from .._views import RegionViews
 
-from ..line import Kind, _check_kind, _open, _reachability
+from ..line import Kind, _check_kind
 from ..network import Network, _as_matrix
 from ..tolerances import CLOSE_FACTOR, SNAP_NOISE_FRACTION, SNAP_RTOL, slope_jump, slope_noise, snap_scale
-from . import cuts, lattice
+from . import cuts, lattice, states
 
 __all__ = ["PolyhedralComplex", "complex_in_box", "MAX_DIM", "SNAP_NOISE_FRACTION"]
 
@@ -190,7 +190,7 @@ def _box(low: np.ndarray, high: np.ndarray, n_constraints: int):
     ceil(n_constraints / 64) words."""
     n = low.size
     corners = np.array(np.meshgrid(*([[0, 1]] * n), indexing="ij")).reshape(n, -1).T  # (2^n, n)
-    V = np.where(corners == 0, low, high).astype(np.float64)
+    V = np.ascontiguousarray(np.where(corners == 0, low, high), dtype=np.float64)  # one kernel signature
     KW = max(1, -(-n_constraints // 64))
     inc = np.zeros((corners.shape[0], KW), np.uint64)
     for i in range(n):
@@ -263,39 +263,60 @@ def _close_snaps(U: np.ndarray, xi: np.ndarray, tol: np.ndarray, sw: np.ndarray)
     return close, erased
 
 
-def _states_and_slopes(net: Network, X: np.ndarray, scales: list[np.ndarray], slopes: bool = True):
-    """At points X (k, n) of the box: per hidden layer the state codes (2p inside piece p, 2j + 1
-    on breakpoint j within its snap tolerance, with the box's ``scales`` from ``_split_all``, the
-    same tolerance as the cuts), the output N(X), and (``slopes``)
-    the output's Jacobian J (k, n_out, n) from the pieces at X (on a breakpoint: the right piece)
-    and |J| = |W_d| |J_{d-1}|, the summands of the last product (the rounding scale of ``tolerances.slope_noise``)."""
+def _layer_codes(net: Network, l: int, u: np.ndarray, scale: np.ndarray, qnz: np.ndarray):
+    """State codes, tight and open masks of hidden layer l at pre-activations u (k, n_l): the
+    encoding of ``line._states`` (2p inside piece p, 2j + 1 on breakpoint j within its snap
+    tolerance, with the box's layer ``scale`` from ``_split_all``: the same tolerance as the
+    cuts), non-switching units 0; tight: a switching unit on a breakpoint; open: ``line._open``
+    (compiled, ``states.layer_states``)."""
+    W, b, xi = net.weights[l], net.biases[l], net.activations[l].breakpoints
+    tol = SNAP_RTOL * snap_scale(W, b, scale, xi)
+    return states.layer_states(
+        np.ascontiguousarray(u, dtype=np.float64), np.ascontiguousarray(xi, dtype=np.float64),
+        np.ascontiguousarray(tol, dtype=np.float64), np.ascontiguousarray(net.switching(l)), qnz,
+    )
+
+
+def _states_and_slopes(net: Network, X: np.ndarray, scales: list[np.ndarray], qnz: list[np.ndarray]):
+    """At points X (k, n) of the box: per hidden layer the state codes (``_layer_codes``), the
+    output N(X), and the output's Jacobian J (k, n_out, n) from the pieces at X (on a
+    breakpoint: the right piece) and |J| = |W_d| |J_{d-1}|, the summands of the last product
+    (the rounding scale of ``tolerances.slope_noise``)."""
     a = X
     k, n = X.shape
     # Jacobians kept as (units, k * n) so that each layer is one matrix product
-    J = np.tile(np.eye(n), (1, k)) if slopes else None
-    states = []
-    for l, act in enumerate(net.activations):
-        W, b, xi = net.weights[l], net.biases[l], act.breakpoints
+    J = np.tile(np.eye(n), (1, k))
+    states_ = []
+    for l in range(net.depth):
+        W, b = net.weights[l], net.biases[l]
         u = a @ W.T + b
-        tol = SNAP_RTOL * snap_scale(W, b, scales[l], xi)
-        s = 2 * (np.searchsorted(xi, u, side="right") if xi.size > 1 else u >= xi[0]).astype(np.int16)
-        for j, x in enumerate(xi):
-            s[np.abs(u - x) <= tol[:, j]] = 2 * j + 1
-        s[:, ~net.switching(l)] = 0
-        states.append(s)
-        if slopes:
-            q = np.repeat(np.asarray(net.slope(l, s // 2), dtype=np.float64).T, n, axis=1)  # (n_l, k n)
-            J = q * (W @ J)
+        s = _layer_codes(net, l, u, scales[l], qnz[l])[0]
+        states_.append(s)
+        q = np.repeat(np.asarray(net.slope(l, s // 2), dtype=np.float64).T, n, axis=1)  # (n_l, k n)
+        J = q * (W @ J)
         a = net.activate(l, u)
     W, b = net.weights[-1], net.biases[-1]
     out = a @ W.T + b
-    if not slopes:
-        return states, out, None, None
     shape = (W.shape[0], k, n)
     J_hidden = J
     J = (W @ J).reshape(shape).transpose(1, 0, 2)
     Jabs = (np.abs(W) @ np.abs(J_hidden)).reshape(shape).transpose(1, 0, 2)  # summands of the last product
-    return states, out, np.ascontiguousarray(J), np.ascontiguousarray(Jabs)
+    return states_, out, np.ascontiguousarray(J), np.ascontiguousarray(Jabs)
+
+
+def _tight_and_good(net: Network, X: np.ndarray, tables) -> tuple[np.ndarray, np.ndarray]:
+    """At points X (k, n): the number of tight neurons (switching, on a breakpoint) and how many
+    of them are good (``line._reachability``: a path of open neurons to an output), from the
+    pre-activations of a numpy forward pass (``states.tight_and_good``, ``tables`` from
+    ``states.layer_tables``)."""
+    off = tables[0]
+    U = np.empty((X.shape[0], int(off[-1])))
+    a = X
+    for l in range(net.depth):
+        u = a @ net.weights[l].T + net.biases[l]
+        U[:, off[l] : off[l + 1]] = u
+        a = net.activate(l, u)
+    return states.tight_and_good(U, *tables)
 
 
 def _check_box(net: Network, low: Any, high: Any, origin: Any, basis: Any) -> tuple[Network, np.ndarray, np.ndarray]:
@@ -369,9 +390,7 @@ def complex_in_box(
     R = ptr.size - 1
     sizes = np.diff(ptr)
 
-    region_centroid = np.zeros((R, n))
-    np.add.at(region_centroid, np.repeat(np.arange(R), sizes), vertices[vids])
-    region_centroid /= sizes[:, None]
+    region_centroid = lattice.cell_centroids(vertices, ptr, vids)
 
     # faces of dimension 1..n-1 (compiled), then the vertices (dimension 0) last: face index
     # ``F0 + v`` for vertex v
@@ -408,23 +427,19 @@ def complex_in_box(
     face_on_box = np.concatenate([f_onbox, v_onbox])
 
     # states, slopes and goodness
-    parts = [_states_and_slopes(net, region_centroid[c0 : c0 + _CHUNK], scales) for c0 in range(0, R, _CHUNK)]
-    states = [np.concatenate([p[0][l] for p in parts]) for l in range(net.depth)]
+    qnz = [states.slope_nonzero(net, l) for l in range(net.depth)]
+    parts = [_states_and_slopes(net, region_centroid[c0 : c0 + _CHUNK], scales, qnz) for c0 in range(0, R, _CHUNK)]
+    region_states = [np.concatenate([p[0][l] for p in parts]) for l in range(net.depth)]
     N_c, J, Jabs = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 3))
     region_intercepts = N_c - np.einsum("roi,ri->ro", J, region_centroid)
 
+    tables = states.layer_tables(net, scales)
     face_tight = np.zeros(F, np.int64)
     face_good = np.zeros(F, np.int64)
     inner = np.nonzero(~face_on_box)[0]
     for c0 in range(0, inner.size, _CHUNK):  # chunks keep the (points, units) temporaries in cache
         rows = inner[c0 : c0 + _CHUNK]
-        st, _, _, _ = _states_and_slopes(net, face_centroid[rows], scales, slopes=False)
-        opens = [_open(net, l, s) for l, s in enumerate(st)]
-        reach = _reachability(net, opens)
-        for l, s in enumerate(st):
-            tight = (s % 2 == 1) & net.switching(l)[None, :]
-            face_tight[rows] += tight.sum(axis=1)
-            face_good[rows] += (tight & reach[l]).sum(axis=1)
+        face_tight[rows], face_good[rows] = _tight_and_good(net, face_centroid[rows], tables)
 
     # the regions on either side of each facet (a facet of exactly two regions is interior)
     facet_regions = np.full((F, 2), -1, np.int64)
@@ -477,7 +492,7 @@ def complex_in_box(
     return PolyhedralComplex(
         low=low, high=high, vertices=vertices, region_vertices=vids.astype(np.int64),
         region_offsets=ptr.astype(np.int64),
-        region_volume=region_volume, region_centroid=region_centroid, region_states=tuple(states),
+        region_volume=region_volume, region_centroid=region_centroid, region_states=tuple(region_states),
         region_slopes=J, region_intercepts=region_intercepts, region_linear=np.asarray(region_linear, np.int64),
         face_dim=face_dim, face_volume=face_volume, face_centroid=face_centroid, face_on_box=face_on_box,
         face_vertices=face_vertices, face_offsets=face_offsets, face_tight=face_tight, face_good=face_good,

@@ -27,7 +27,9 @@ def _grow_rows(a, need):
         return a
     cap = max(need, 2 * a.shape[0])
     b = np.empty((cap, a.shape[1]), a.dtype)
-    b[: a.shape[0]] = a
+    for i in range(a.shape[0]):  # plain loops: less to compile than a slice assignment
+        for j in range(a.shape[1]):
+            b[i, j] = a[i, j]
     return b
 
 
@@ -37,8 +39,24 @@ def _grow(a, need):
         return a
     cap = max(need, 2 * a.shape[0])
     b = np.empty(cap, a.dtype)
-    b[: a.shape[0]] = a
+    for i in range(a.shape[0]):
+        b[i] = a[i]
     return b
+
+
+@njit(cache=True)
+def _copy(dst, d0, src, s0, m):
+    """``dst[d0 : d0 + m] = src[s0 : s0 + m]`` (1D) as a plain loop (less to compile)."""
+    for i in range(m):
+        dst[d0 + i] = src[s0 + i]
+
+
+@njit(cache=True)
+def _copy_rows(dst, d0, src, s0, m):
+    """``dst[d0 : d0 + m] = src[s0 : s0 + m]`` (rows of 2D arrays) as plain loops."""
+    for i in range(m):
+        for w in range(src.shape[1]):
+            dst[d0 + i, w] = src[s0 + i, w]
 
 
 @njit(cache=True)
@@ -68,7 +86,7 @@ def _edge_rehash(keys, vals):
     for i in range(vals.size):
         if vals[i] >= 0:
             pos = _edge_slot(nk, nv, keys[i, 0], keys[i, 1], keys[i, 2])
-            nk[pos] = keys[i]
+            nk[pos, 0], nk[pos, 1], nk[pos, 2] = keys[i, 0], keys[i, 1], keys[i, 2]
             nv[pos] = vals[i]
     return nk, nv
 
@@ -149,12 +167,15 @@ def split_layer(V, U, nV, ptr, vids, inc, xi, tol, noise_fraction, sw, base, max
                     cj[nx] = j
                     nx += 1
         if nx == 0:
-            optr = _grow(optr, nout + 2)
-            ovids = _grow(ovids, optr[nout] + m)
-            oinc = _grow_rows(oinc, optr[nout] + m)
+            if nout + 2 > optr.shape[0]:
+                optr = _grow(optr, nout + 2)
+            if optr[nout] + m > ovids.shape[0]:
+                ovids = _grow(ovids, optr[nout] + m)
+            if optr[nout] + m > oinc.shape[0]:
+                oinc = _grow_rows(oinc, optr[nout] + m)
             o = optr[nout]
-            ovids[o : o + m] = vids[s:e]
-            oinc[o : o + m] = inc[s:e]
+            _copy(ovids, o, vids, s, m)
+            _copy_rows(oinc, o, inc, s, m)
             optr[nout + 1] = o + m
             nout += 1
             if nout > max_regions:
@@ -164,10 +185,12 @@ def split_layer(V, U, nV, ptr, vids, inc, xi, tol, noise_fraction, sw, base, max
         a_n = 1
         a_ptr[0] = 0
         a_ptr[1] = m
-        a_v = _grow(a_v, m)
-        a_inc = _grow_rows(a_inc, m)
-        a_v[:m] = vids[s:e]
-        a_inc[:m] = inc[s:e]
+        if m > a_v.shape[0]:
+            a_v = _grow(a_v, m)
+        if m > a_inc.shape[0]:
+            a_inc = _grow_rows(a_inc, m)
+        _copy(a_v, 0, vids, s, m)
+        _copy_rows(a_inc, 0, inc, s, m)
         for ix in range(nx):
             z = cz[ix]
             j = cj[ix]
@@ -176,13 +199,40 @@ def split_layer(V, U, nV, ptr, vids, inc, xi, tol, noise_fraction, sw, base, max
             cid = base + z * T + j
             word = cid // 64
             bit = one << np.uint64(cid % 64)
+            # room for all this cut can make, so that no array is replaced inside the loops
+            # below (that costs reference counting): a piece of pm vertices has at most
+            # pm^2 / 4 edges with ends on both sides, and each side keeps at most pm + that many
+            pmax = 0
+            esum = 0
+            for p in range(a_n):
+                pm = a_ptr[p + 1] - a_ptr[p]
+                pmax = max(pmax, pm)
+                esum += (pm * pm) // 4
+            emax = (pmax * pmax) // 4 + 1
+            if pmax > hbuf.shape[0]:
+                hbuf = _grow(hbuf, pmax)
+                cls = _grow(cls, pmax)
+            if emax > e_a.shape[0]:
+                e_a = _grow(e_a, emax)
+                e_b = _grow(e_b, emax)
+                e_id = _grow(e_id, emax)
+            if 2 * a_n + 1 > b_ptr.shape[0]:
+                b_ptr = _grow(b_ptr, 2 * a_n + 1)
+            need = 2 * (a_ptr[a_n] + esum)
+            if need > b_v.shape[0]:
+                b_v = _grow(b_v, need)
+            if need > b_inc.shape[0]:
+                b_inc = _grow_rows(b_inc, need)
+            if nV + esum > V.shape[0]:
+                V = _grow_rows(V, nV + esum)
+                U = _grow_rows(U, nV + esum)
+            while 2 * (n_keys + esum) > t_vals.size:
+                t_keys, t_vals = _edge_rehash(t_keys, t_vals)
             b_n = 0
             b_ptr[0] = 0
             for p in range(a_n):
                 ps, pe = a_ptr[p], a_ptr[p + 1]
                 pm = pe - ps
-                hbuf = _grow(hbuf, pm)
-                cls = _grow(cls, pm)
                 npos = 0
                 nneg = 0
                 for k in range(pm):
@@ -200,12 +250,9 @@ def split_layer(V, U, nV, ptr, vids, inc, xi, tol, noise_fraction, sw, base, max
                         cls[k] = -1
                         nneg += 1
                 if npos == 0 or nneg == 0:  # not cut: the piece goes on unchanged
-                    b_ptr = _grow(b_ptr, b_n + 2)
                     o = b_ptr[b_n]
-                    b_v = _grow(b_v, o + pm)
-                    b_inc = _grow_rows(b_inc, o + pm)
-                    b_v[o : o + pm] = a_v[ps:pe]
-                    b_inc[o : o + pm] = a_inc[ps:pe]
+                    _copy(b_v, o, a_v, ps, pm)
+                    _copy_rows(b_inc, o, a_inc, ps, pm)
                     b_ptr[b_n + 1] = o + pm
                     b_n += 1
                     continue
@@ -231,15 +278,10 @@ def split_layer(V, U, nV, ptr, vids, inc, xi, tol, noise_fraction, sw, base, max
                                 if cnt > 2:
                                     break
                         if cnt == 2:
-                            e_a = _grow(e_a, ne + 1)
-                            e_b = _grow(e_b, ne + 1)
                             e_a[ne] = ia
                             e_b[ne] = ib
                             ne += 1
                 # the new vertices (shared with the neighbours that cut the same edge)
-                e_id = _grow(e_id, ne)
-                V = _grow_rows(V, nV + ne)
-                U = _grow_rows(U, nV + ne)
                 for q in range(ne):
                     ga = a_v[ps + e_a[q]]
                     gb = a_v[ps + e_b[q]]
@@ -256,20 +298,16 @@ def split_layer(V, U, nV, ptr, vids, inc, xi, tol, noise_fraction, sw, base, max
                         t_vals[pos] = v
                         nV += 1
                         n_keys += 1
-                        if 2 * n_keys > t_vals.size:
-                            t_keys, t_vals = _edge_rehash(t_keys, t_vals)
                     e_id[q] = v
                 # the two sides: kept vertices (the ones on the hyperplane get its bit), then
                 # the new vertices (constraints shared by the edge's ends, and this one)
                 for side in (1, -1):
-                    b_ptr = _grow(b_ptr, b_n + 2)
                     o = b_ptr[b_n]
-                    b_v = _grow(b_v, o + pm + ne)
-                    b_inc = _grow_rows(b_inc, o + pm + ne)
                     for k in range(pm):
                         if cls[k] == side or cls[k] == 0:
                             b_v[o] = a_v[ps + k]
-                            b_inc[o] = a_inc[ps + k]
+                            for w in range(KW):
+                                b_inc[o, w] = a_inc[ps + k, w]
                             if cls[k] == 0:
                                 b_inc[o, word] |= bit
                             o += 1
@@ -288,12 +326,15 @@ def split_layer(V, U, nV, ptr, vids, inc, xi, tol, noise_fraction, sw, base, max
             a_n = b_n
         # output the pieces
         tot = a_ptr[a_n]
-        optr = _grow(optr, nout + a_n + 1)
+        if nout + a_n + 1 > optr.shape[0]:
+            optr = _grow(optr, nout + a_n + 1)
         o = optr[nout]
-        ovids = _grow(ovids, o + tot)
-        oinc = _grow_rows(oinc, o + tot)
-        ovids[o : o + tot] = a_v[:tot]
-        oinc[o : o + tot] = a_inc[:tot]
+        if o + tot > ovids.shape[0]:
+            ovids = _grow(ovids, o + tot)
+        if o + tot > oinc.shape[0]:
+            oinc = _grow_rows(oinc, o + tot)
+        _copy(ovids, o, a_v, 0, tot)
+        _copy_rows(oinc, o, a_inc, 0, tot)
         for p in range(a_n):
             optr[nout + 1 + p] = o + a_ptr[p + 1]
         nout += a_n
