@@ -11,14 +11,17 @@ Workloads (issue 15): He-normal ReLU MLPs with N(0, 0.1^2) biases;
   of [0, 1]^784, mostly 0-3 crossings: the local-complexity workload) through 784-[256]x4
   (regioncam: a Python loop of single segments).
 
-Threads: the environment's BLAS settings are printed; linregions' compiled kernels run their
-per-segment products on one BLAS thread (``_kernels_line.one_blas_thread``).
+Threads: the environment's BLAS settings and the load average are printed; linregions' compiled
+kernels run their per-segment products on one BLAS thread (``_kernels_line.one_blas_thread``), and
+the forward-pass floor runs on one BLAS thread too.
 
 regioncam gets each segment as a 1-input network (the first layer restricted to the segment,
 x0 + t (x1 - x0) for t in [0, 1], computed inside its timed loop, in float64 then cast). Every row
 checks that both tools find the same number of regions per segment (float32 may differ by a few
 regions on rare segments; the mismatch count is printed). Each time is the median of
-``--repeat`` runs; ratio = regioncam time / linregions time (> 1: linregions is faster).
+``--repeat`` runs; ratio = regioncam time / linregions time (> 1: linregions is faster), in wall
+time, and in CPU time of the process (``cpu ratio``: less sensitive to other processes on a loaded
+machine; it counts every thread, so a multi-threaded tool is charged for all of them).
 
 All four timings of a row (linregions, linregions with ``exact=False``, the forward-pass floor,
 regioncam) are taken in turn, repeat after repeat, so that load changes hit them alike.
@@ -37,19 +40,22 @@ import time
 
 import numpy as np
 
+from _floor import plain_forward  # this folder
 from linregions.laws import Normal, random_mlp
 from linregions.line import line, lines
 
 
 def _interleaved(fs, repeat: int):
-    """Medians of several functions timed in turn (so that a load change hits them alike)."""
-    ts, outs = [[] for _ in fs], [None] * len(fs)
+    """Medians of several functions timed in turn (so that a load change hits them alike): wall
+    times, CPU times of the process (all its threads), and the last outputs."""
+    ts, cs, outs = [[] for _ in fs], [[] for _ in fs], [None] * len(fs)
     for _ in range(repeat):
         for k, f in enumerate(fs):
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             outs[k] = f()
             ts[k].append(time.perf_counter() - t0)
-    return [float(np.median(t)) for t in ts], outs
+            cs[k].append(time.process_time() - c0)
+    return [float(np.median(t)) for t in ts], [float(np.median(c)) for c in cs], outs
 
 
 def _regioncam_counts(net, X0, X1) -> np.ndarray:
@@ -70,20 +76,6 @@ def _regioncam_counts(net, X0, X1) -> np.ndarray:
         rc.linear(Ws[-1], bs[-1])
         out[i] = rc.num_edges
     return out
-
-
-def plain_forward(net, n_points: int, batch: int = 8192) -> float:
-    """Seconds for one float64 forward pass over n_points inputs (the floor)."""
-    X = np.random.default_rng(0).random((min(batch, max(n_points, 1)), net.n_in))
-    t0 = time.perf_counter()
-    done = 0
-    while done < n_points:
-        a = X[: min(batch, n_points - done)]
-        for W, b in zip(net.weights[:-1], net.biases[:-1]):
-            a = np.maximum(a @ W.T + b, 0.0)
-        a @ net.weights[-1].T + net.biases[-1]
-        done += a.shape[0]
-    return time.perf_counter() - t0
 
 
 def _workloads(S: int, rng):
@@ -117,10 +109,11 @@ def main(argv=None) -> None:
     except ImportError:
         have_rc = False
     threads = {k: os.environ.get(k, "unset") for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    print(f"threads: {threads}, cpus={os.cpu_count()}; regioncam {'present' if have_rc else 'absent'}; "
+    print(f"threads: {threads}, cpus={os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; linregions' kernels and "
+          f"the floor: one BLAS thread; regioncam {'present' if have_rc else 'absent'}; "
           f"median of {args.repeat} runs (float64 linregions, float32 regioncam)")
     rng = np.random.default_rng(args.seed)
-    head = (f"{'workload':<30} {'regions/seg':>11} {'linregions':>11} {'regioncam':>10} {'ratio':>6} "
+    head = (f"{'workload':<30} {'regions/seg':>11} {'linregions':>11} {'regioncam':>10} {'ratio':>6} {'cpu ratio':>9} "
             f"{'count diff':>10} {'floor x':>7} {'exact cost':>10}")
     print(head)
     print("-" * len(head))
@@ -134,20 +127,21 @@ def main(argv=None) -> None:
         res = f()  # warm-up (compiled kernels, caches)
         counts = np.atleast_1d(res.num_regions("activation"))
         n_pts = int(np.atleast_1d(res.t).size) if single else int(res.t.size)
-        fwd = lambda: plain_forward(net, n_pts + 2 * counts.size)  # noqa: E731
+        fwd = lambda: plain_forward(net, n_pts + 2 * counts.size, blas_threads=1)  # noqa: E731
         rc = (lambda: _regioncam_counts(net, X0, X1)) if have_rc else (lambda: None)  # noqa: E731
         rc()
         inner = 20 if single else 1  # sub-millisecond calls: time 20 in a row
         loop = lambda g: (lambda: [g() for _ in range(inner)][-1])  # noqa: E731
-        ts, (_, _, _, rc_counts) = _interleaved([loop(f), loop(f_float), loop(fwd), loop(rc)], args.repeat)
+        ts, cs, (_, _, _, rc_counts) = _interleaved([loop(f), loop(f_float), loop(fwd), loop(rc)], args.repeat)
         t_ours, t_float, t_fwd, t_rc = (x / inner for x in ts)
         if have_rc:
             ratio = f"{t_rc / t_ours:6.2f}"
+            cpu_ratio = f"{cs[3] / cs[0]:9.2f}"
             diff = f"{int(np.sum(rc_counts != counts))}/{counts.size}"
             rc_s = f"{t_rc * 1e3:8.2f}ms"
         else:
-            ratio, diff, rc_s = "  n/a", "n/a", "n/a"
-        print(f"{name:<30} {counts.mean():>11.1f} {t_ours * 1e3:>9.2f}ms {rc_s:>10} {ratio:>6} {diff:>10} "
+            ratio, cpu_ratio, diff, rc_s = "  n/a", "n/a", "n/a", "n/a"
+        print(f"{name:<30} {counts.mean():>11.1f} {t_ours * 1e3:>9.2f}ms {rc_s:>10} {ratio:>6} {cpu_ratio:>9} {diff:>10} "
               f"{t_ours / t_fwd:>7.2f} {100 * (t_ours / t_float - 1):>+9.1f}%")
 
 

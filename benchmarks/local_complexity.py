@@ -9,9 +9,14 @@ matmuls and max(u, 0), same BLAS threads, batches of 8192 rows) over as many inp
 probe vertices (points x 2P); the ratio of the two times is the overhead over evaluating the
 network at the proxy's own vertices (target: <= 5 for columns 1-3 together).
 
-Column 2 runs the exact 1D engine only on the probe diameters whose two vertices do not both have
-x's activation pattern (the others provably hold no crossing, ``linregions.local_complexity.probes``); the
-fraction run is printed. ``--engines`` times the segment engines of a ``Network``'s chords and
+Column 2 runs the exact 1D engine on each point's compact network (``linregions.local_complexity.star``:
+one Jacobian-times-probes pass per point bounds every unit's movement on the probes; only the few
+units that may switch stay switching units), and only on the diameters one of them may reach;
+column 3 is read off the same crossings. The candidates per point and the share of diameters run
+are printed.
+``--plain`` also times the plain path (``_SKIP_EMPTY_PROBES = False``: every diameter through the
+whole network, the proxy from a forward pass of the vertices), alternated with the fast path.
+``--engines`` times the segment engines of a ``Network``'s chords and
 probes (``local_complexity._SEGMENT_ENGINE``): "dense" (``linregions.lines``, per-segment compiled
 kernel, exact re-decision of close calls) and "torch" (``linregions.engine`` on the network's
 ``to_torch()`` module, batched over segments). Threads: whatever ``OMP_NUM_THREADS`` /
@@ -19,7 +24,7 @@ kernel, exact re-decision of close calls) and "torch" (``linregions.engine`` on 
 so each row is repeated, the floor is measured right before each run, and the medians of the
 times, of the floors and of the per-run ratios are printed.
 
-    python benchmarks/local_complexity.py [--points 1000] [--radius 0.05] [--repeats 3] [--engines dense,torch]
+    python benchmarks/local_complexity.py [--points 1000] [--radius 0.05] [--repeats 3] [--engines dense,torch] [--plain]
 """
 from __future__ import annotations
 
@@ -31,26 +36,14 @@ import time
 import numpy as np
 import torch
 
+from _floor import plain_forward  # this folder
 from linregions.data import mnist
 from linregions.laws import Normal, random_mlp
 from linregions.local_complexity import local_complexity, probe_directions
+from linregions.local_complexity.star import one_blas_thread, star_certificate
 
 LC = __import__("sys").modules["linregions.local_complexity"]  # the module (the package re-exports the function)
 ROWS = {"density": ("density",), "probes": ("probes",), "proxy": ("proxy",), "all": ("density", "probes", "proxy")}
-
-
-def plain_forward(net, n_points: int, batch: int = 8192) -> float:
-    """Seconds for one float64 forward pass over n_points inputs (the floor)."""
-    X = np.random.default_rng(0).random((min(batch, n_points), net.n_in))
-    t0 = time.perf_counter()
-    done = 0
-    while done < n_points:
-        a = X[: min(batch, n_points - done)]
-        for W, b in zip(net.weights[:-1], net.biases[:-1]):
-            a = np.maximum(a @ W.T + b, 0.0)
-        a @ net.weights[-1].T + net.biases[-1]
-        done += a.shape[0]
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -64,6 +57,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--engines", default="dense,torch", help="segment engines to time, comma-separated (dense, torch)")
     ap.add_argument("--rows", default="density,probes,proxy,all", help="column sets to time (density, probes, proxy, all)")
+    ap.add_argument("--plain", action="store_true", help="also time the plain path (every diameter, whole network)")
     args = ap.parse_args()
     net = random_mlp(784, [256] * 4, 10, biases=Normal(std=args.bias_std), seed=args.seed)
     X = mnist("test", limit=args.points).images.astype(np.float64)
@@ -74,9 +68,16 @@ def main() -> None:
           f"radius {args.radius:g}, P = {P} directions ({2 * P} probes), {args.chords} chords; threads {threads}, "
           f"torch threads {torch.get_num_threads()}")
     Q = probe_directions(784, args.probes, np.random.default_rng([args.seed, 1]))
-    _, busy = LC._star(net, X, args.radius, Q, None, False, True)
-    print(f"probe diameters that need the exact engine: {busy.sum()} of {busy.size} ({100 * busy.mean():.1f}%)")
-    header = f"{'engine':>6} {'columns':>22} {'time [s]':>9} {'floor [s]':>9} {'ratio':>6} {'per point [ms]':>14}  result (mean over points, all layers)"
+    with one_blas_thread():
+        cert = star_certificate(net, X, args.radius, Q)
+    k = [sum(len(u) for u in star.units) for star in cert.stars.values()]
+    n_diam = sum(star.diam.size for star in cert.stars.values())
+    print(f"star certificate: {cert.fallback.sum()} of {X.shape[0]} points left to the plain path; the others have "
+          f"{np.mean(k):.1f} candidate neurons on average (of {net.num_neurons}; max {max(k, default=0)}), "
+          f"and {100 * n_diam / max(1, len(k) * P):.1f}% of their diameters run on the compact network")
+    paths = ("fast", "plain") if args.plain else ("fast",)
+    header = (f"{'engine':>6} {'path':>5} {'columns':>22} {'time [s]':>9} {'floor [s]':>9} {'ratio':>6} {'per point [ms]':>14}"
+              "  result (mean over points, all layers)")
     print(header)
     print("-" * len(header))
     for engine in args.engines.split(","):
@@ -84,18 +85,27 @@ def main() -> None:
         local_complexity(net, X[:2], args.radius, n_chords=4, n_probes=args.probes, progress=False)  # warm-up (compiled kernels)
         for row in args.rows.split(","):
             cols = ROWS[row]
-            times, floors, ratios, df = [], [], [], None
-            for _ in range(args.repeats):  # the floor is measured right before each run (load drifts)
-                floors.append(plain_forward(net, n_vertices))
-                t0 = time.perf_counter()
-                df = local_complexity(net, X, args.radius, n_chords=args.chords, n_probes=args.probes, columns=cols,
-                                      seed=args.seed, progress=False)
-                times.append(time.perf_counter() - t0)
-                ratios.append(times[-1] / floors[-1])
-            t, floor, ratio = statistics.median(times), statistics.median(floors), statistics.median(ratios)
-            tot = df[df["layer"] == -1].mean(numeric_only=True)
-            res = ", ".join(f"{k} {tot[k]:.4g}" for k in ("density_linear", "probe_crossings_activation", "probe_neurons", "proxy") if k in tot)
-            print(f"{engine:>6} {'+'.join(cols):>22} {t:9.3f} {floor:9.3f} {ratio:6.2f} {1000 * t / X.shape[0]:14.2f}  {res}")
+            runs = {p: ([], [], []) for p in paths}
+            dfs = {}
+            for _ in range(args.repeats):  # the floor is measured right before each run (load drifts); paths alternate
+                for path in paths:
+                    LC._SKIP_EMPTY_PROBES = path == "fast"
+                    times, floors, ratios = runs[path]
+                    floors.append(plain_forward(net, n_vertices))
+                    t0 = time.perf_counter()
+                    dfs[path] = local_complexity(net, X, args.radius, n_chords=args.chords, n_probes=args.probes,
+                                                 columns=cols, seed=args.seed, progress=False)
+                    times.append(time.perf_counter() - t0)
+                    ratios.append(times[-1] / floors[-1])
+            LC._SKIP_EMPTY_PROBES = True
+            for path in paths:
+                t, floor, ratio = (statistics.median(v) for v in runs[path])
+                tot = dfs[path][dfs[path]["layer"] == -1].mean(numeric_only=True)
+                res = ", ".join(f"{k} {tot[k]:.4g}" for k in ("density_linear", "probe_crossings_activation", "probe_neurons", "proxy") if k in tot)
+                print(f"{engine:>6} {path:>5} {'+'.join(cols):>22} {t:9.3f} {floor:9.3f} {ratio:6.2f} {1000 * t / X.shape[0]:14.2f}  {res}")
+            if len(dfs) == 2:
+                same = all(np.array_equal(dfs["fast"][c].to_numpy(), dfs["plain"][c].to_numpy()) for c in dfs["fast"].columns)
+                print(f"{'':>6} fast and plain tables identical: {same}")
     LC._SEGMENT_ENGINE = "dense"
 
 

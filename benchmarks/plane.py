@@ -124,7 +124,8 @@ def main(argv=None) -> None:
     except ImportError:
         have_rc = False
         print("regioncam is not installed: printing our times only (pip install regioncam)")
-    print(f"# threads: {THREADS} (BLAS, numba); regioncam single-threaded; medians of {args.repeat} alternating runs")
+    print(f"# threads: {THREADS} (BLAS, numba); regioncam single-threaded; medians of {args.repeat} alternating runs; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     # warm-up: numba loads its cached kernels once per process
     plane(random_mlp(2, [8, 8], 1, seed=0), np.zeros(2), np.eye(2), (-1, 1, -1, 1))
     head = f"{'workload':<36} {'regions':>8} {'counts':>6} {'ours (s)':>9} {'regioncam (s)':>13} {'ratio':>6}"
@@ -156,6 +157,7 @@ def main(argv=None) -> None:
             t = time.perf_counter()
             part.num_regions("linear"), part.affine_maps()
             print(f"{'':<36} linear regions {part.num_regions('linear')}, affine maps: {time.perf_counter() - t:.3f} s")
+    print(f"# load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

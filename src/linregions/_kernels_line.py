@@ -101,21 +101,13 @@ class one_blas_thread:
         return False
 
 
-def segment_partition(*args):
-    """The compiled per-segment layer loop (``_kernels_line_nb.segment_partition``), loaded on first use."""
-    from ._kernels_line_nb import segment_partition as kernel
+def segments_line(*args):
+    """``_kernels_line_nb.segments_line`` (the layer loop and the crossings of all segments of a
+    chunk in one compiled call), loaded on first use."""
+    from ._kernels_line_nb import segments_line as kernel
 
-    global segment_partition
-    segment_partition = kernel
-    return kernel(*args)
-
-
-def segments_partition(*args):
-    """``_kernels_line_nb.segments_partition`` (all segments of a chunk in one compiled call)."""
-    from ._kernels_line_nb import segments_partition as kernel
-
-    global segments_partition
-    segments_partition = kernel
+    global segments_line
+    segments_line = kernel
     return kernel(*args)
 
 
@@ -128,4 +120,4 @@ def interval_states(*args):
     return kernel(*args)
 
 
-__all__ = ["HAVE_NUMBA", "SMALL_LAYER", "SHORT_POINTS", "one_blas_thread", "rows_matmul", "layer_products", "segment_partition", "segments_partition", "interval_states"]
+__all__ = ["HAVE_NUMBA", "SMALL_LAYER", "SHORT_POINTS", "one_blas_thread", "rows_matmul", "layer_products", "segments_line", "interval_states"]

@@ -16,18 +16,37 @@ def _rowwise_matmul(A, WT, b):  # pragma: no cover - compiled
 def _rowwise_matmul2(A, WT, b, P):  # pragma: no cover - compiled
     """``_rowwise_matmul`` with b added to the first P rows only (0 to the others): values and
     tangents of one segment in one call, each row still computed on its own."""
+    return _rowwise_tol(A, WT, b, P, np.empty(0))[0]
+
+
+@njit(cache=True, nogil=True)
+def _rowwise_tol(A, WT, b, P, amax):  # pragma: no cover - compiled
+    """``_rowwise_matmul2``, and unless ``amax`` is empty the rounding scale of the product's result in
+    the same pass over WT: |b| + amax |WT| (|b| first, then amax_k |w_k| added for k in order,
+    zeros skipped: ``_tolerances``'s sum exactly)."""
     M, K = A.shape
     N = WT.shape[1]
     out = np.empty((M, N))
     for i in range(M):
         for j in range(N):
             out[i, j] = b[j] if i < P else 0.0
+    with_tol = amax.size > 0
+    tolb = np.empty(N if with_tol else 0)
+    for j in range(tolb.size):
+        tolb[j] = abs(b[j])
+    pending = with_tol  # the scale is added in the first pass over WT
     i0 = 0
-    while i0 + 4 <= M:
-        r0, r1, r2, r3 = out[i0], out[i0 + 1], out[i0 + 2], out[i0 + 3]
+    while i0 < M:  # rows i0..i0+3 (rows past M read as zeros: never written)
+        i1, i2, i3 = min(i0 + 1, M - 1), min(i0 + 2, M - 1), min(i0 + 3, M - 1)
+        r0, r1, r2, r3 = out[i0], out[i1], out[i2], out[i3]
+        A0, A1, A2, A3 = A[i0], A[i1], A[i2], A[i3]
+        m1, m2, m3 = i0 + 1 < M, i0 + 2 < M, i0 + 3 < M
         for k in range(K):
             w = WT[k]
-            a0, a1, a2, a3 = A[i0, k], A[i0 + 1, k], A[i0 + 2, k], A[i0 + 3, k]
+            a0 = A0[k]
+            a1 = A1[k] if m1 else 0.0
+            a2 = A2[k] if m2 else 0.0
+            a3 = A3[k] if m3 else 0.0
             if a0 != 0.0:
                 for j in range(N):
                     r0[j] += a0 * w[j]
@@ -40,16 +59,20 @@ def _rowwise_matmul2(A, WT, b, P):  # pragma: no cover - compiled
             if a3 != 0.0:
                 for j in range(N):
                     r3[j] += a3 * w[j]
+            if pending and amax[k] != 0.0:
+                a = amax[k]
+                for j in range(N):
+                    tolb[j] += a * abs(w[j])
+        pending = False
         i0 += 4
-    for i in range(i0, M):
-        row = out[i]
+    if pending:
         for k in range(K):
-            a = A[i, k]
+            a = amax[k]
             if a != 0.0:
                 w = WT[k]
                 for j in range(N):
-                    row[j] += a * w[j]
-    return out
+                    tolb[j] += a * abs(w[j])
+    return out, tolb
 
 
 @njit(cache=True, nogil=True)
@@ -211,6 +234,17 @@ def _mm2(AA, P, WT, b, blas):  # pragma: no cover - compiled
     return U, R[P:]
 
 
+@njit(cache=True, nogil=True)
+def _mm2t(AA, P, WT, b, blas, amax, aW):  # pragma: no cover - compiled
+    """``_mm2`` and the raw rounding scale |b| + amax |W| of its result (``_tol_scale``), the scale
+    in the same pass over WT where the product is row-wise."""
+    if not blas or P <= SHORT_POINTS:
+        R, tolb = _rowwise_tol(AA, WT, b, P, amax)
+        return R[:P], R[P:], tolb
+    U, dU = _mm2(AA, P, WT, b, blas)
+    return U, dU, _tol_scale(amax, aW, b)
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _act(u, z, xi, q, phi, pt, clip):  # pragma: no cover - compiled
     """phi(u) of unit z, the same float operations as ``PiecewiseLinear.__call__`` (a clip for hard
@@ -275,150 +309,177 @@ def _all_finite(U, dU):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _tolerances(amax, aW, bl, xi, snap_rtol, close_factor):  # pragma: no cover - compiled
-    """Snap tolerance of each (unit, breakpoint): SNAP_RTOL (|b| + |W| amax + |xi_j|) (the
-    rounding scale ``tolerances.snap_scale``; |b| first, then the terms in order), and the upper
-    end CLOSE_FACTOR^2 tol of a close snap decision."""
-    n = bl.size
-    T = xi.size
-    tolb = np.empty(n)
-    for z in range(n):
+def _tol_scale(amax, aW, bl):  # pragma: no cover - compiled
+    """The rounding scale |b| + |W| amax of a layer's values (``tolerances.snap_scale`` without
+    the breakpoint; |b| first, then the terms in order, zeros skipped)."""
+    tolb = np.empty(bl.size)
+    for z in range(bl.size):
         tolb[z] = abs(bl[z])
     for k in range(aW.shape[0]):
         a = amax[k]
         if a != 0.0:
-            for z in range(n):
+            for z in range(bl.size):
                 tolb[z] += a * aW[k, z]
+    return tolb
+
+
+@njit(cache=True, nogil=True)
+def _tolerances(tolb, xi, snap_rtol, close_factor):  # pragma: no cover - compiled
+    """Snap tolerance of each (unit, breakpoint) from the scale ``tolb`` (``_tol_scale``):
+    SNAP_RTOL (tolb + |xi_j|) (``tolerances.snap_scale``), and the upper end CLOSE_FACTOR^2 tol of
+    a close snap decision."""
+    n = tolb.size
+    T = xi.size
     tol = np.empty((n, T))
     hi = np.empty((n, T))
     for z in range(n):
-        tolb[z] *= snap_rtol
+        tz = tolb[z] * snap_rtol
         for j in range(T):
-            tol[z, j] = tolb[z] + snap_rtol * abs(xi[j])
+            tol[z, j] = tz + snap_rtol * abs(xi[j])
             hi[z, j] = close_factor * close_factor * tol[z, j]
     return tol, hi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _crosses(D0, D1, tz):  # pragma: no cover - compiled
+    """u - xi_j beyond the tolerance on both sides of an interval, with opposite signs (tested
+    only after a sign change, which every such crossing makes)."""
+    return (D0 < 0.0) != (D1 < 0.0) and ((D0 > tz and D1 < -tz) or (D0 < -tz and D1 > tz))
 
 
 @njit(cache=True, nogil=True)
 def _strict_crossings(U, t, xi, tol, sw, allsw):  # pragma: no cover - compiled
     """Strict crossings of breakpoints inside intervals (interval i, lam, t), in the order of
-    generation of the numpy engine (interval, breakpoint, unit). A branch-free count per interval
-    first; only intervals with a crossing are scanned again."""
+    generation of the numpy engine (interval, breakpoint, unit): counted first, then written into
+    arrays of that size (no growing arrays in the loop, which keeps it fast)."""
     P, n = U.shape
     T = xi.size
-    cap = 64
-    ka = np.empty(cap, np.int64)
-    ta = np.empty(cap)
-    la = np.empty(cap)
     K = 0
     for i in range(P - 1):
-        cnt = 0
+        U0, U1 = U[i], U[i + 1]
         for j in range(T):
             x = xi[j]
             for z in range(n):
-                tz = tol[z, j]
-                D0 = U[i, z] - x
-                D1 = U[i + 1, z] - x
-                cnt += ((D0 > tz) & (D1 < -tz)) | ((D0 < -tz) & (D1 > tz))
-        if cnt == 0:
-            continue
+                K += _crosses(U0[z] - x, U1[z] - x, tol[z, j]) and (allsw or sw[z])
+    ka = np.empty(K, np.int64)
+    ta = np.empty(K)
+    la = np.empty(K)
+    if K == 0:
+        return ka, ta, la
+    K = 0
+    for i in range(P - 1):
+        U0, U1 = U[i], U[i + 1]
         for j in range(T):
             x = xi[j]
             for z in range(n):
-                if not allsw and not sw[z]:
-                    continue
-                tz = tol[z, j]
-                D0 = U[i, z] - x
-                D1 = U[i + 1, z] - x
-                if (D0 > tz and D1 < -tz) or (D0 < -tz and D1 > tz):
-                    if K == cap:
-                        cap *= 2
-                        ka2, ta2, la2 = np.empty(cap, np.int64), np.empty(cap), np.empty(cap)
-                        ka2[:K], ta2[:K], la2[:K] = ka[:K], ta[:K], la[:K]
-                        ka, ta, la = ka2, ta2, la2
+                D0 = U0[z] - x
+                D1 = U1[z] - x
+                if _crosses(D0, D1, tol[z, j]) and (allsw or sw[z]):
                     lam = D0 / (D0 - D1)
                     ka[K] = i
                     la[K] = lam
                     ta[K] = t[i] + lam * (t[i + 1] - t[i])
                     K += 1
-    return ka[:K], ta[:K], la[:K]
+    return ka, ta, la
 
 
 @njit(cache=True, nogil=True)
-def _states_close(U, t, xi, tol, hi, sw, allsw, close_factor, sus):  # pragma: no cover - compiled
+def _states_close(U, xi, tol, hi, sw, allsw, close_factor):  # pragma: no cover - compiled
     """State codes of one layer on the intervals (row i: [t_i, t_{i+1}]; the last row 0) and the
-    close snap decisions at the points (counts; the t of each row with one goes to ``sus``), in
-    one pass (see ``interval_states``; branch-free over the units)."""
+    close snap decisions at the points (counts, and which rows have one), the decisions of
+    ``interval_states``. A first branch-free pass marks the (point, breakpoint) pairs where some
+    unit is near xi_j (within the close range, or snapped: the same expressions as the tests
+    below); only those pairs are looked at unit by unit."""
     P, n = U.shape
     T = xi.size
     C = np.zeros((P, n), np.int16)
+    flag = np.zeros(P, np.bool_)
+    near = np.zeros((P, T), np.bool_)
+    for i in range(P):
+        Ui = U[i]
+        for j in range(T):
+            x = xi[j]
+            cnt = 0
+            for z in range(n):
+                d = abs(Ui[z] - x)
+                cnt += (d * close_factor <= hi[z, j]) | (d <= tol[z, j])
+            near[i, j] = cnt > 0
     n_close = 0
     n_erased = 0
     for i in range(P):
+        Ui = U[i]
         nc = 0
         ne = 0
         for j in range(T):
+            if not near[i, j]:
+                continue
             x = xi[j]
             for z in range(n):
-                a = abs(U[i, z] - x) * close_factor
+                a = abs(Ui[z] - x) * close_factor
                 tz = tol[z, j]
                 c = (a > tz) & (a <= hi[z, j]) & (allsw or sw[z])
                 nc += c
                 ne += c & (a <= close_factor * tz)
         n_close += nc
         n_erased += ne
-        if nc > 0:
-            sus.append(t[i])
+        flag[i] = nc > 0
         if i == P - 1:
             continue
         Ci = C[i]
-        for z in range(n):
-            m2 = U[i, z] + U[i + 1, z]
-            cz = 0
-            for j in range(T):
-                cz += m2 >= 2.0 * xi[j]
-            Ci[z] = 2 * cz
+        U1 = U[i + 1]
+        if T == 1:
+            x2 = 2.0 * xi[0]
+            for z in range(n):
+                Ci[z] = 2 * (Ui[z] + U1[z] >= x2)
+        else:
+            for z in range(n):
+                m2 = Ui[z] + U1[z]
+                cz = 0
+                for j in range(T):
+                    cz += m2 >= 2.0 * xi[j]
+                Ci[z] = 2 * cz
         for j in range(T):
+            if not (near[i, j] and near[i + 1, j]):
+                continue
             x = xi[j]
             for z in range(n):
                 tz = tol[z, j]
-                on = (abs(U[i, z] - x) <= tz) & (abs(U[i + 1, z] - x) <= tz)
+                on = (abs(Ui[z] - x) <= tz) & (abs(U1[z] - x) <= tz)
                 Ci[z] = 2 * j + 1 if on else Ci[z]
         if not allsw:
             for z in range(n):
                 if not sw[z]:
                     Ci[z] = 0
-    return C, n_close, n_erased
+    return C, n_close, n_erased, flag
 
 
 @njit(cache=True, nogil=True)
-def segment_partition(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off,
-                      swf, ptf, clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
+def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off,
+                swf, ptf, clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
     """The layer loop of ``linregions.line._partition_chunk`` for one segment, compiled (same
-    algorithm, same tolerances; see there). Returns t (P,), the interval state codes of all
-    layers side by side (P, sum n_l) (row i: interval [t_i, t_{i+1}]), N at the points,
-    dN/dt on the intervals, the close/erased decision counts, the t of close decisions, and
-    the index of a layer whose values overflowed (-1: none). The parameters come flat (one
-    compiled signature for every depth): layer l's W^T is ``Wf[w_off[l]:w_off[l + 1]]`` of
-    shape (dims[l], dims[l + 1]), and likewise for the others (``_flat_params``).
+    algorithm, same tolerances; see there). Returns t (P,), the state codes of each layer as
+    computed (``Cs[l]``, on the intervals of that time) with the row map ``rm`` (d, P): interval i
+    of the final points lies in row ``rm[l, i]`` of ``Cs[l]``; N at the points, dN/dt on the
+    intervals (row i: [t_i, t_{i+1}]), the close/erased decision counts, the t of close
+    decisions, and the index of a layer whose values overflowed (-1: none). The parameters come
+    flat (one compiled signature for every depth): layer l's W^T is ``Wf[w_off[l]:w_off[l + 1]]``
+    of shape (dims[l], dims[l + 1]), and likewise for the others (``line.core._kernel_params``).
 
-    Each layer's codes are kept as computed (on the points of that time) with a row map per
-    layer (the row of the interval that contains each current interval), updated at insertions;
-    the codes of all layers are gathered once at the end."""
+    Each layer's codes are kept as computed, with a row map per layer updated at insertions (no
+    copy of all layers' codes at every insertion)."""
     d = xi_off.size - 1
     n_in = x0.size
     t = np.empty(2)
     t[0], t[1] = 0.0, 1.0
-    X = np.empty((2, n_in))
-    X[0], X[1] = x0, x1
-    V = np.empty((1, n_in))
-    V[0] = x1 - x0
     amax = np.maximum(np.abs(x0), np.abs(x1))
-    U = _mm(X, _W(Wf, w_off, dims, 0), bf[b_off[0]:b_off[1]], blas[0])
+    # layer 0: the ends' values, the tangent and the rounding scale in one row-wise pass over W_0
+    X3 = np.empty((3, n_in))
+    X3[0], X3[1], X3[2] = x0, x1, x1 - x0
+    R0, tolb = _rowwise_tol(X3, _W(Wf, w_off, dims, 0), bf[b_off[0]:b_off[1]], t.size, amax)
+    U = R0[:2]
     n0 = U.shape[1]
     dU = np.empty((2, n0))
-    dv = _mm(V, _W(Wf, w_off, dims, 0), np.zeros(n0), blas[0])
-    dU[0], dU[1] = dv[0], dv[0]
+    dU[0], dU[1] = R0[2], R0[2]
     Cs = [np.zeros((0, 0), np.int16) for _ in range(0)]
     rm = np.zeros((d, 2), np.int64)
     n_close = 0
@@ -435,11 +496,11 @@ def segment_partition(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, 
             AA, amax = _act_tangent(U, dU, Cs[l - 1], xif[xi_off[l - 1]:xi_off[l]], _Q(qf, q_off, dims, l - 1),
                                     _Q(phif, phi_off, dims, l - 1), ptf[code_off[l - 1]:code_off[l]], clipf[l - 1],
                                     reluf[l - 1])
-            U, dU = _mm2(AA, P, _W(Wf, w_off, dims, l), bl, blas[l])
+            U, dU, tolb = _mm2t(AA, P, _W(Wf, w_off, dims, l), bl, blas[l], amax, _W(aWf, w_off, dims, l))
         if not _all_finite(U, dU):
             bad = l
             break
-        tol, hi = _tolerances(amax, _W(aWf, w_off, dims, l), bl, xi, snap_rtol, close_factor)
+        tol, hi = _tolerances(tolb, xi, snap_rtol, close_factor)
         ka, ta, la = _strict_crossings(U, t, xi, tol, sw, allsw)
         K = ka.size
         if K > 0:
@@ -512,78 +573,268 @@ def segment_partition(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, 
                 t, U, dU, rm = t2, U2, dU2, rm2
                 P = t.size
         # state codes of layer l on the intervals, close snaps at the points
-        C, c_close, c_erased = _states_close(U, t, xi, tol, hi, sw, allsw, close_factor, sus)
+        C, c_close, c_erased, flag = _states_close(U, xi, tol, hi, sw, allsw, close_factor)
+        for i in range(P):
+            if flag[i]:
+                sus.append(t[i])
         n_close += c_close
         n_erased += c_erased
         Cs.append(C)
         for i in range(P):
             rm[l, i] = i
     P = t.size
-    codes = np.zeros((P, code_off[d]), np.int16)
-    WT, b = _W(Wf, w_off, dims, d), bf[b_off[d]:b_off[d + 1]]
-    n_out = WT.shape[1]
+    n_out = dims[d + 1]
+    sus_a = np.empty(len(sus))
+    for i in range(len(sus)):
+        sus_a[i] = sus[i]
     if bad >= 0:
-        return t, codes, np.zeros((P, n_out)), np.zeros((P, n_out)), n_close, n_erased, np.zeros(0), bad
-    for l in range(d):
+        return t, Cs, rm, np.zeros((P, n_out)), np.zeros((P, n_out)), n_close, n_erased, sus_a, bad
+    AA, amax = _act_tangent(U, dU, Cs[d - 1], xif[xi_off[d - 1]:xi_off[d]], _Q(qf, q_off, dims, d - 1),
+                            _Q(phif, phi_off, dims, d - 1), ptf[code_off[d - 1]:code_off[d]], clipf[d - 1], reluf[d - 1])
+    N, dN = _mm2(AA, P, _W(Wf, w_off, dims, d), bf[b_off[d]:b_off[d + 1]], blas[d])
+    return t, Cs, rm, N, dN, n_close, n_erased, sus_a, bad
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _vnorm(x):  # pragma: no cover - compiled
+    """Euclidean norm scaled by the largest entry (``tolerances.vector_norm``, to rounding)."""
+    if x.size == 1:
+        return abs(x[0])
+    m = 0.0
+    for v in x:
+        m = max(m, abs(v))
+    if m == 0.0:
+        return 0.0
+    s = 0.0
+    for v in x:
+        s += (v / m) * (v / m)
+    return m * np.sqrt(s)
+
+
+#: Relative margin under which the compiled slope-jump test leaves a point to the exact numpy
+#: decision (``line.core._slope_jumps``): its norms round differently from numpy's by a few ulps.
+JUMP_MARGIN = 1e-9
+
+
+@njit(cache=True, nogil=True)
+def _finish(t, codes, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall, bound, slope_rtol,
+            close_factor):  # pragma: no cover - compiled
+    """The crossings of one segment from its layer loop (``line.core._partition_chunk`` after the
+    layers: ``_records``, ``_goodness``, the clear cases of ``_slope_jumps``, the kept points and
+    intervals), in its order: kept points (where some neuron's code differs on the two intervals
+    around the point), crossings sorted by (point, layer, unit) with their breakpoint and
+    structural goodness (a path of open neurons with non-zero weights to an output, Prop. 9),
+    slopes and intercepts of the intervals that start at 0 or at a kept point, and the points
+    whose slope jump is not certain above ``max(CLOSE_FACTOR SLOPE_RTOL (|dl| + |dr|), bound)``
+    (``JUMP_MARGIN``): their index, the slopes on both sides and the codes of both intervals, for
+    the exact numpy decision. Only layers whose row map differs across a point are compared (the
+    others have one source row: the same codes)."""
+    P = t.size
+    d = rm.shape[0]
+    n_out = N.shape[1]
+    ntot = code_off[d]
+    cnt = np.zeros(P, np.int64)
+    M = 0
+    n_rec = 0
+    for p in range(1, P - 1):
+        c = 0
+        for l in range(d):
+            r0, r1 = rm[l, p - 1], rm[l, p]
+            if r0 != r1:
+                C0, C1 = codes[p - 1], codes[p]
+                for z in range(code_off[l], code_off[l + 1]):
+                    c += C0[z] != C1[z]
+        cnt[p] = c
+        if c > 0:
+            M += 1
+            n_rec += c
+    tk = np.empty(M)
+    rec = np.empty((4, n_rec), np.int64)  # point index, layer, unit, breakpoint
+    cp, ly, un, bp = rec[0], rec[1], rec[2], rec[3]
+    good = np.empty(n_rec, np.bool_)
+    sl = np.empty((M + 1, 2 * n_out))  # slopes, intercepts
+    for j in range(n_out):
+        sl[0, j] = dN[0, j]
+        sl[0, n_out + j] = N[0, j] - dN[0, j] * t[0]
+    R = np.empty(ntot, np.bool_)
+    G = np.empty(ntot, np.bool_)
+    uni = np.zeros(d, np.bool_)  # R of layer l is the one value rv[l] for all its units
+    rv = np.zeros(d, np.bool_)
+    o = code_off[d - 1]
+    for z in range(dims[d]):
+        R[o + z] = reach_out[z]
+    diff = np.empty(n_out)
+    unc = np.zeros(M, np.bool_)
+    m = 0
+    c = 0
+    for p in range(1, P - 1):
+        if cnt[p] == 0:
+            continue
+        tk[m] = t[p]
+        c0 = c
+        lmin = d
+        for l in range(d):
+            r0, r1 = rm[l, p - 1], rm[l, p]
+            if r0 == r1:
+                continue
+            C0, C1 = codes[p - 1], codes[p]
+            for zz in range(code_off[l], code_off[l + 1]):
+                a, b = np.int64(C0[zz]), np.int64(C1[zz])
+                if a != b:
+                    cp[c] = m
+                    ly[c] = l
+                    un[c] = zz - code_off[l]
+                    bp[c] = (a - 1) // 2 if a % 2 == 1 else ((b - 1) // 2 if b % 2 == 1 else min(a, b) // 2)
+                    c += 1
+                    lmin = min(lmin, l)
+        # reachability of the output from each layer >= lmin through open neurons (_reachability);
+        # after a layer whose weights have no zero it is one value for all units (any open unit
+        # that reaches: the scan stops at the first)
+        C0, C1 = codes[p - 1], codes[p]
+        for l in range(d - 1, lmin, -1):
+            o, o1 = code_off[l], code_off[l - 1]
+            if nzall[l]:
+                g = False
+                if not uni[l] or rv[l]:
+                    for z in range(o, code_off[l + 1]):
+                        if (uni[l] or R[z]) and (opens[z, C0[z]] or opens[z, C1[z]]):
+                            g = True
+                            break
+                uni[l - 1] = True
+                rv[l - 1] = g
+            else:
+                for z in range(dims[l + 1]):
+                    G[z] = (rv[l] if uni[l] else R[o + z]) and (opens[o + z, C0[o + z]] or opens[o + z, C1[o + z]])
+                WT = _W(Wf, w_off, dims, l)
+                for zp in range(dims[l]):
+                    r = False
+                    for z in range(dims[l + 1]):
+                        if G[z] and WT[zp, z] != 0.0:
+                            r = True
+                            break
+                    R[o1 + zp] = r
+                uni[l - 1] = False
+        for k in range(c0, c):
+            good[k] = rv[ly[k]] if uni[ly[k]] else R[code_off[ly[k]] + un[k]]
+        # slope jump: certain where the difference is clearly above both thresholds
+        for j in range(n_out):
+            diff[j] = dN[p, j] - dN[p - 1, j]
+        thr = max(close_factor * (slope_rtol * (_vnorm(dN[p - 1]) + _vnorm(dN[p]))), bound)
+        unc[m] = not _vnorm(diff) > thr + JUMP_MARGIN * thr
+        m += 1
+        for j in range(n_out):
+            sl[m, j] = dN[p, j]
+            sl[m, n_out + j] = N[p, j] - dN[p, j] * t[p]
+    # the uncertain points: index, both slopes, both intervals' codes
+    ui = np.nonzero(unc)[0]
+    K = ui.size
+    dlr = np.empty((2 * K, n_out))  # slopes left (rows < K) and right of each
+    clr = np.empty((2 * K, ntot), np.int16)  # codes of the intervals left and right
+    if K > 0:
+        pts = np.nonzero(cnt)[0]
+        for k in range(K):
+            p = pts[ui[k]]
+            dlr[k] = dN[p - 1]
+            dlr[K + k] = dN[p]
+            clr[k] = codes[p - 1]
+            clr[K + k] = codes[p]
+    return tk, rec, good, sl, ui, dlr, clr
+
+
+@njit(cache=True, nogil=True)
+def _gather_codes(Cs, rm, code_off, P):  # pragma: no cover - compiled
+    """The codes of every layer on the final intervals side by side, (P, sum n_l): row i of layer
+    l is row ``rm[l, i]`` of ``Cs[l]``."""
+    codes = np.empty((P, code_off[-1]), np.int16)
+    for l in range(len(Cs)):
         Cl = Cs[l]
         o = code_off[l]
         for i in range(P):
             src = Cl[rm[l, i]]
-            for z in range(Cl.shape[1]):
+            for z in range(src.size):
                 codes[i, o + z] = src[z]
-    AA, amax = _act_tangent(U, dU, Cs[d - 1], xif[xi_off[d - 1]:xi_off[d]], _Q(qf, q_off, dims, d - 1),
-                            _Q(phif, phi_off, dims, d - 1), ptf[code_off[d - 1]:code_off[d]], clipf[d - 1], reluf[d - 1])
-    N, dN = _mm2(AA, P, WT, b, blas[d])
-    sus_a = np.empty(len(sus))
-    for i in range(len(sus)):
-        sus_a[i] = sus[i]
-    return t, codes, N, dN, n_close, n_erased, sus_a, bad
+    return codes
 
 
 @njit(cache=True, nogil=True)
-def segments_partition(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off,
-                       swf, ptf, clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
-    """``segment_partition`` for every row of X0/X1 in one call (no per-segment dispatch), results
-    concatenated: t, codes, N, dN (rows of all segments), points per segment, close and erased
-    counts per segment, close t's with their segment, and (segment, layer) of an overflow or -1."""
+def _finite(N, dN):  # pragma: no cover - compiled
+    for i in range(N.shape[0]):
+        for j in range(N.shape[1]):
+            if not (abs(N[i, j]) < np.inf and abs(dN[i, j]) < np.inf):
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf, clipf,
+                  code_off, blas, reluf, opens, reach_out, nzall, c_bound, snap_rtol, t_merge, close_factor,
+                  slope_rtol):  # pragma: no cover - compiled
+    """Exact partitions of the segments [X0[i], X1[i]], each on its own (``_layer_loop`` then
+    ``_finish``; ``opens``, ``reach_out``, ``nzall``: ``line.core._finish_params``;
+    ``c_bound |X1[i] - X0[i]|``: the a-priori rounding floor of slope jumps on segment i), results
+    concatenated as ``line.core._partition_chunk`` returns them: kept t, crossings (rows: point
+    index in the chunk, layer, unit, breakpoint) and their goodness, slopes and intercepts of the
+    kept intervals side by side, counts per segment (rows: kept points, crossings, close and
+    erased decisions, close t's, uncertain jumps), the close t's, the uncertain slope jumps (point
+    index in the chunk; slopes and codes left then right), and (segment, layer) of a hidden layer
+    that overflowed (-1: none) and the first segment whose output is not finite (-1: none)."""
     S = X0.shape[0]
-    ts = [np.empty(0) for _ in range(0)]
-    cs = [np.empty((0, 1), np.int16) for _ in range(0)]
-    Ns = [np.empty((0, 1)) for _ in range(0)]
-    dNs = [np.empty((0, 1)) for _ in range(0)]
+    n_out = dims[-1]
+    ntot = code_off[-1]
+    cnt = np.zeros((6, S), np.int64)
+    tks = [np.empty(0) for _ in range(0)]
+    recs = [np.empty((4, 0), np.int64) for _ in range(0)]
+    goods = [np.empty(0, np.bool_) for _ in range(0)]
+    sls = [np.empty((0, 2)) for _ in range(0)]
+    uis = [np.empty(0, np.int64) for _ in range(0)]
+    dlrs = [np.empty((0, 2)) for _ in range(0)]
+    clrs = [np.empty((0, 2), np.int16) for _ in range(0)]
     sus = [np.empty(0) for _ in range(0)]
-    sizes = np.zeros(S, np.int64)
-    n_close = np.zeros(S, np.int64)
-    n_erased = np.zeros(S, np.int64)
-    n_sus = np.zeros(S, np.int64)
+    bad_out = -1
     for i in range(S):
-        t, codes, N, dN, c, e, s, bad = segment_partition(
+        t, Cs, rm, N, dN, c, e, s, bad = _layer_loop(
             X0[i], X1[i], Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf,
             clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor)
         if bad >= 0:
-            return (np.zeros(0), np.zeros((0, code_off[-1]), np.int16), np.zeros((0, dims[-1])), np.zeros((0, dims[-1])),
-                    sizes, n_close, n_erased, np.zeros(0), n_sus, i, bad)
-        ts.append(np.ascontiguousarray(t))
-        cs.append(np.ascontiguousarray(codes))
-        Ns.append(np.ascontiguousarray(N))
-        dNs.append(np.ascontiguousarray(dN))
-        sus.append(np.ascontiguousarray(s))
-        sizes[i], n_close[i], n_erased[i], n_sus[i] = t.size, c, e, s.size
-    P = int(sizes.sum())
-    t_all = np.empty(P)
-    c_all = np.empty((P, code_off[-1]), np.int16)
-    N_all = np.empty((P, dims[-1]))
-    dN_all = np.empty((P, dims[-1]))
-    s_all = np.empty(int(n_sus.sum()))
-    r = 0
-    q = 0
+            return (np.zeros(0), np.zeros((4, 0), np.int64), np.zeros(0, np.bool_), np.zeros((0, 2 * n_out)), cnt,
+                    np.zeros(0), np.zeros(0, np.int64), np.zeros((0, n_out)), np.zeros((0, ntot), np.int16), i, bad,
+                    bad_out)
+        if bad_out < 0 and not _finite(N, dN):
+            bad_out = i
+        tk, rec, good, sl, ui, dlr, clr = _finish(
+            t, _gather_codes(Cs, rm, code_off, t.size), rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall,
+            c_bound * _vnorm(X1[i] - X0[i]), slope_rtol, close_factor)
+        tks.append(tk)
+        recs.append(rec)
+        goods.append(good)
+        sls.append(sl)
+        uis.append(ui)
+        dlrs.append(dlr)
+        clrs.append(clr)
+        sus.append(s)
+        cnt[0, i], cnt[1, i], cnt[2, i], cnt[3, i], cnt[4, i], cnt[5, i] = tk.size, good.size, c, e, s.size, ui.size
+    M, C, Q, K = int(cnt[0].sum()), int(cnt[1].sum()), int(cnt[4].sum()), int(cnt[5].sum())
+    tk_a = np.empty(M)
+    rec_a = np.empty((4, C), np.int64)
+    good_a = np.empty(C, np.bool_)
+    sl_a = np.empty((M + S, 2 * n_out))
+    ui_a = np.empty(K, np.int64)
+    dlr_a = np.empty((2 * K, n_out))
+    clr_a = np.empty((2 * K, ntot), np.int16)
+    sus_a = np.empty(Q)
+    m0, c0, q0, k0 = 0, 0, 0, 0
     for i in range(S):
-        m = sizes[i]
-        t_all[r:r + m] = ts[i]
-        c_all[r:r + m] = cs[i]
-        N_all[r:r + m] = Ns[i]
-        dN_all[r:r + m] = dNs[i]
-        r += m
-        s_all[q:q + n_sus[i]] = sus[i]
-        q += n_sus[i]
-    return t_all, c_all, N_all, dN_all, sizes, n_close, n_erased, s_all, n_sus, -1, -1
+        m, c, q, k = cnt[0, i], cnt[1, i], cnt[4, i], cnt[5, i]
+        tk_a[m0:m0 + m] = tks[i]
+        rec_a[:, c0:c0 + c] = recs[i]
+        rec_a[0, c0:c0 + c] += m0
+        good_a[c0:c0 + c] = goods[i]
+        sl_a[m0 + i:m0 + i + m + 1] = sls[i]
+        ui_a[k0:k0 + k] = uis[i] + m0
+        dlr_a[k0:k0 + k] = dlrs[i][:k]
+        dlr_a[K + k0:K + k0 + k] = dlrs[i][k:]
+        clr_a[k0:k0 + k] = clrs[i][:k]
+        clr_a[K + k0:K + k0 + k] = clrs[i][k:]
+        sus_a[q0:q0 + q] = sus[i]
+        m0, c0, q0, k0 = m0 + m, c0 + c, q0 + q, k0 + k
+    return tk_a, rec_a, good_a, sl_a, cnt, sus_a, ui_a, dlr_a, clr_a, -1, -1, bad_out

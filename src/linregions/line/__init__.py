@@ -30,9 +30,11 @@ re-decided in exact rational arithmetic on the float64 parameters (``linregions.
 counts stay exact below float64 resolution (``LinePartition.close_decisions``, ``certified``,
 ``exact_windows``).
 
-Engine. The layer loop runs per segment in a compiled kernel (``linregions._kernels_line``,
-numba); for many segments of a small network, and without numba, in numpy over all segments at
-once. Every matrix product covers the rows of one segment only (or is computed row by row in a
+Engine. The layer loop and the crossings pass (records, goodness, slope jumps, kept points and
+intervals) run per segment in one compiled call per chunk (``linregions._kernels_line``, numba;
+slope jumps it cannot call certain go to the numpy decision); without numba, numpy does both over
+all segments at once, with the same decisions. ``line`` builds its ``LinePartition`` directly
+(no batch) unless a close decision needs the exact re-decision. Every matrix product covers the rows of one segment only (or is computed row by row in a
 fixed order), so a segment's result is the same, bit for bit, whatever other segments are in the
 batch: BLAS rounds a row differently depending on the other rows of the product. Which product a
 segment gets depends only on that segment: the fixed-order row-wise kernel for small layers and for
@@ -132,6 +134,11 @@ def _lines(net: Network, X0: np.ndarray, X1: np.ndarray, *, progress: bool = Fal
             bar.update(chunk)
     if bar is not None:
         bar.close()
+    return _finish_lines(net, X0, X1, parts, exact)
+
+
+def _finish_lines(net: Network, X0: np.ndarray, X1: np.ndarray, parts: list[dict], exact: bool) -> LineBatch:
+    """The ``LineBatch`` of chunks of segments, close decisions re-decided exactly (``_redecide``)."""
     batch = _concat(X0, X1, parts, net.n_out)
     batch = _redecide(net, batch, parts, exact)
     return dataclasses.replace(batch, unit_kind=_unit_kinds(net, batch.layer, batch.unit))
@@ -156,7 +163,13 @@ def line(net: Network, x0: Any, x1: Any, *, exact: bool = True, input_shape: Any
     X0, X1 = _check_segments(net, x0, x1)
     if X0.shape[0] != 1:
         raise ValueError("line takes one segment; use lines(net, X0, X1) for many")
-    return _lines(net, X0, X1, exact=exact)[0]
+    part = _partition_chunk(net, X0, X1)
+    if part["suspect_seg"].size:  # close decisions: re-decided (or reported) through the batch path
+        return _finish_lines(net, X0, X1, [part], exact)[0]
+    return LinePartition(
+        x0=X0[0], x1=X1[0], t=part["t"], linear=part["linear"], crossing_point=part["crossing_point"],
+        layer=part["layer"], unit=part["unit"], breakpoint=part["breakpoint"], good=part["good"],
+        slopes=part["slopes"], intercepts=part["intercepts"], unit_kind=_unit_kinds(net, part["layer"], part["unit"]))
 
 
 from .real import real_line  # noqa: E402 (real_line uses lines)

@@ -3,6 +3,7 @@ segment by ``linregions._kernels_line``, numpy for all segments at once when num
 crossings, goodness and slope jumps (see the package docstring)."""
 from __future__ import annotations
 
+import contextlib
 import weakref
 from typing import Any
 
@@ -315,7 +316,7 @@ def _is_relu(act) -> bool:
 
 
 def _kernel_params(net: Network) -> tuple:
-    """The network's parameters flat, in the layout of ``_kernels_line.segment_partition`` (cached)."""
+    """The network's parameters flat, in the layout of ``_kernels_line.segments_line`` (cached)."""
     p = _PARAMS.get(net)
     if p is None:
         acts, widths = net.activations, net.widths
@@ -343,28 +344,74 @@ def _kernel_params(net: Network) -> tuple:
     return p
 
 
-def _layers_compiled(net: Network, X0: np.ndarray, X1: np.ndarray, code):
-    """The layer loop of ``_partition_chunk`` in one compiled call for all segments of the chunk
-    (``_kernels_line.segments_partition``: segment by segment, the same algorithm and tolerances as
-    ``_layers_numpy``)."""
+_FINISH: "weakref.WeakKeyDictionary[Network, tuple]" = weakref.WeakKeyDictionary()
+
+
+def _finish_params(net: Network) -> tuple:
+    """Per-network constants of the compiled crossings pass (cached): whether each unit is open
+    (``_open``) with each state code, (sum n_l, 2 max T + 1); which last-layer units reach
+    an output (non-zero weights, ``_reachability``'s start), which weight matrices have no zero
+    (reachability is then "any open neuron"), the a-priori slope-noise factor of ``_slope_jumps``
+    (times ``vector_norm(V)`` per segment) and whether some product can call BLAS (layers after
+    the first with more than ``SMALL_LAYER`` weights)."""
+    f = _FINISH.get(net)
+    if f is None:
+        d = net.depth
+        reach_out = np.ascontiguousarray(np.any(net.weights[d] != 0, axis=0))
+        nzall = np.array([True] + [bool(np.all(net.weights[l] != 0)) for l in range(1, d)])
+        with np.errstate(over="ignore"):  # weights whose norm overflows: an infinite floor (numpy decides)
+            factor, n_terms = _noise_constants(net)
+            c_bound = float(slope_noise(np.ones((1, 1)), n_terms)[0] * 2.0 * factor)
+        needs_blas = bool(_kernel_params(net)[16][1:].any())
+        codes = np.arange(2 * max(a.T for a in net.activations) + 1)
+        opens = np.concatenate([np.stack([_open(net, l, np.full((1, n), min(c, 2 * net.activations[l].T)))[0]
+                                          for c in codes], axis=1) for l, n in enumerate(net.widths)])
+        f = _FINISH[net] = (np.ascontiguousarray(opens), reach_out, nzall, c_bound, needs_blas)
+    return f
+
+
+def _chunk_compiled(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, np.ndarray]:
+    """``_partition_chunk`` with numba: the layer loop and the crossings of every segment in one
+    compiled call (``_kernels_line.segments_line``: segment by segment, the same algorithm,
+    tolerances and float operations as ``_layers_numpy`` followed by the numpy crossings pass).
+    Slope jumps the compiled pass cannot call certain are decided here by ``_slope_jumps``."""
     S = X0.shape[0]
     prm = _kernel_params(net)
-    X0, X1 = np.array(X0, dtype=np.float64, order="C"), np.array(X1, dtype=np.float64, order="C")
-    t, codes, N_pts, dN_pts, sizes, n_close, n_erased, sus_t, n_sus, bad_seg, bad_layer = _kernels_line.segments_partition(
-        X0, X1, *prm, SNAP_RTOL, T_MERGE, CLOSE_FACTOR)
+    opens, reach_out, nzall, c_bound, needs_blas = _finish_params(net)
+    X0, X1 = np.ascontiguousarray(X0, dtype=np.float64), np.ascontiguousarray(X1, dtype=np.float64)
+    with _kernels_line.one_blas_thread() if needs_blas else contextlib.nullcontext():
+        t, rec, good, sl, cnt, sus_t, ui, dlr, clr, bad_seg, bad_layer, bad_out = _kernels_line.segments_line(
+            X0, X1, *prm, opens, reach_out, nzall, c_bound, SNAP_RTOL, T_MERGE, CLOSE_FACTOR, SLOPE_RTOL)
     if bad_seg >= 0:
         raise ValueError(
             f"pre-activations of hidden layer {int(bad_layer)} overflow float64 on segment {int(bad_seg)} "
             f"(largest |x| = {float(max(np.abs(X0[bad_seg]).max(), np.abs(X1[bad_seg]).max())):.3g}); rescale the inputs"
         )
-    seg = np.repeat(np.arange(S), sizes)
-    codes = codes.astype(code, copy=False)
-    off = prm[15]
-    states = [codes[:, off[l]:off[l + 1]] for l in range(net.depth)]
-    sus_seg = np.repeat(np.arange(S), n_sus)
-    if not (np.all(np.isfinite(N_pts)) and np.all(np.isfinite(dN_pts))):
+    if bad_out >= 0:
         raise ValueError("the network's output overflows float64 on the segment(s) given; rescale the inputs or weights")
-    return seg, t, states, N_pts, dN_pts, n_close, n_erased, sus_seg, sus_t
+    n_pts, n_cr, n_close, n_erased, n_sus, n_unc = cnt
+    linear = np.ones(t.size, bool)
+    sus_seg = np.repeat(np.arange(S), n_sus)
+    if ui.size:  # slope jumps near a threshold: the numpy decision, on their rows only
+        k, off = ui.size, prm[15]
+        seg_u = np.repeat(np.arange(S), n_unc)
+        states = [clr[:, off[l]:off[l + 1]] for l in range(net.depth)]
+        jump, close = _slope_jumps(net, dlr[:k], dlr[k:], states, np.arange(k), np.arange(k, 2 * k), seg_u, X1 - X0)
+        linear[ui] = jump
+        if close.any():
+            sc = seg_u[close]
+            np.add.at(n_close, sc, 1)
+            sus_seg = np.concatenate([sus_seg, sc])
+            sus_t = np.concatenate([sus_t, t[ui[close]]])
+    n_out = sl.shape[1] // 2
+    cp, layer, unit, bp = rec
+    z = np.zeros(1, np.int64)
+    return dict(
+        t=t, linear=linear, point_offsets=np.concatenate([z, np.cumsum(n_pts)]), crossing_point=cp, layer=layer,
+        unit=unit, breakpoint=bp, good=good, crossing_offsets=np.concatenate([z, np.cumsum(n_cr)]),
+        slopes=np.ascontiguousarray(sl[:, :n_out]), intercepts=np.ascontiguousarray(sl[:, n_out:]),
+        close_decisions=n_close, erased=n_erased, suspect_seg=sus_seg, suspect_t=sus_t,
+    )
 
 
 def _partition_chunk(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, np.ndarray]:
@@ -380,14 +427,12 @@ def _partition_chunk(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, 
     segment's result does not depend on the other segments of the chunk.
     """
     S = X0.shape[0]
+    if HAVE_NUMBA and not (S >= _VECTOR_MIN and all(W.size <= SMALL_LAYER for W in net.weights)):
+        return _chunk_compiled(net, X0, X1)
     code = np.int8 if 2 * max(a.T for a in net.activations) + 1 <= 127 else np.int16
     V = X1 - X0
-    small = all(W.size <= SMALL_LAYER for W in net.weights)
     with _kernels_line.one_blas_thread():  # per-segment products are small: threads only wait
-        if HAVE_NUMBA and not (small and S >= _VECTOR_MIN):
-            seg, t, states, N_pts, dN_pts, n_close, n_erased, sus_seg, sus_t = _layers_compiled(net, X0, X1, code)
-        else:
-            seg, t, states, N_pts, dN_pts, n_close, n_erased, sus_seg, sus_t = _layers_numpy(net, X0, X1, code)
+        seg, t, states, N_pts, dN_pts, n_close, n_erased, sus_seg, sus_t = _layers_numpy(net, X0, X1, code)
     same = seg[:-1] == seg[1:]
     iv = np.nonzero(same)[0]  # interval i spans points iv[i], iv[i] + 1
     dN = dN_pts[iv]
@@ -510,6 +555,17 @@ def _slope_jumps(net: Network, dl: np.ndarray, dr: np.ndarray, states: list[np.n
     return jump, close
 
 
+_ROWSUM: "weakref.WeakKeyDictionary[Network, float]" = weakref.WeakKeyDictionary()
+
+
+def _first_layer_bound(net: Network) -> float:
+    """max_z sum_k |W0[z, k]| (cached): |u_0(x) - b_0| <= this times max |x_k|."""
+    r = _ROWSUM.get(net)
+    if r is None:
+        r = _ROWSUM[net] = float(np.abs(net.weights[0]).sum(axis=1).max())
+    return r
+
+
 def _check_segments(net: Network, X0: Any, X1: Any) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(net, Network):
         raise TypeError(f"expected a linregions.Network (use Network.from_torch for torch modules), got {type(net).__name__}")
@@ -518,14 +574,17 @@ def _check_segments(net: Network, X0: Any, X1: Any) -> tuple[np.ndarray, np.ndar
     X1 = X1[None] if X1.ndim == 1 else X1
     if X0.ndim != 2 or X0.shape != X1.shape or X0.shape[1] != net.n_in:
         raise ValueError(f"segment ends must both have shape (n_segments, {net.n_in}) (or ({net.n_in},)), got {X0.shape} and {X1.shape}")
-    if not (np.all(np.isfinite(X0)) and np.all(np.isfinite(X1))):
-        raise ValueError("segment ends contain NaN or inf")
-    zero = np.nonzero(np.all(X0 == X1, axis=1))[0]
-    if zero.size:
-        raise ValueError(f"segment {int(zero[0])} has x0 == x1 (zero length); a segment needs two distinct ends")
     with np.errstate(over="ignore", invalid="ignore"):
-        finite = np.all(np.isfinite(X1 - X0)) and all(
-            np.all(np.isfinite(np.abs(X) @ np.abs(net.weights[0]).T)) for X in (X0, X1))
+        # one pass decides the common case: finite ends whose first layer cannot overflow
+        big = max(float(np.abs(X0).max(initial=0.0)), float(np.abs(X1).max(initial=0.0)))
+        clear = big * _first_layer_bound(net) < 1e300 and big < 1e300
+        if not clear and not (np.all(np.isfinite(X0)) and np.all(np.isfinite(X1))):
+            raise ValueError("segment ends contain NaN or inf")
+        zero = np.nonzero(np.all(X0 == X1, axis=1))[0]
+        if zero.size:
+            raise ValueError(f"segment {int(zero[0])} has x0 == x1 (zero length); a segment needs two distinct ends")
+        finite = clear or (np.all(np.isfinite(X1 - X0)) and all(
+            np.all(np.isfinite(np.abs(X) @ np.abs(net.weights[0]).T)) for X in (X0, X1)))
     if not finite:
         raise ValueError("segment ends are too large: the first layer's pre-activations overflow float64")
     return X0, X1

@@ -38,9 +38,17 @@ within ``T_MERGE`` of a probe's end, which ``line`` merges into the end). The pr
 matrix per call (``seed``), shared by all samples and radii, so radii are compared on the same
 probes (a fresh Haar matrix per sample would cost a QR of n × n each).
 
-Cost. With the proxy, its forward pass of the 2P vertices (and of x) also gives a certificate of empty
-probe diameters (the activation pattern at both vertices equals x's: no crossing, by affinity
-layer by layer; ``local_complexity.probes``), so the exact 1D engine runs only on the other diameters.
+Cost. All probes of a sample share its centre x, and under x's pattern their pre-activations are
+affine. One Jacobian-times-probes pass per sample (``local_complexity.star``) bounds, layer by
+layer, how far each unit can move on every probe: the few units that may switch on the star are its
+*candidates*, every other unit is certified affine there, so on the star the network equals a
+compact network whose only switching units are the candidates (exactly: the same crossings at the
+same t, the same output slopes). The exact 1D engine (``lines``) runs on that compact network, and
+only on the diameters a candidate may reach; the proxy is read off x's pattern and the same exact
+crossings (no forward pass of the 2P vertices); the chords run in first-layer coordinates. Samples
+with a unit at a breakpoint at x, or whose compact network would be no smaller, take the plain path
+(the whole network). On modules, the proxy's forward pass of the vertices certifies the empty
+diameters instead (``local_complexity.probes``).
 
 Torch modules. An ``nn.Sequential`` MLP is converted by ``Network.from_torch``; any other module
 (CNNs, ResNets) runs through the torch-native engine (``local_complexity.modules.ModuleModel``: chords and probes
@@ -69,7 +77,8 @@ import numpy as np
 from ..line import LineBatch, lines
 from ..network import Network, _as_matrix
 from ..tolerances import T_MERGE
-from .probes import _first_layer_star, _folded, _star, probe_directions, published_proxy  # noqa: F401 (re-exported)
+from .probes import _star, probe_directions, published_proxy  # noqa: F401 (re-exported)
+from .star import StarCertificate, one_blas_thread, original_units, proxy_from_crossings, star_certificate, tail_network
 
 if TYPE_CHECKING:  # pandas and scipy (crofton) load on first use: ``import linregions`` stays light
     import pandas as pd
@@ -85,9 +94,11 @@ ALL_LAYERS = -1
 #: The column groups ``local_complexity`` can compute (``columns=``).
 COLUMNS = ("density", "probes", "proxy", "theory")
 
-#: When the proxy is computed (its forward pass of the probe star is then free), run the exact 1D
-#: engine only on the probe diameters whose vertices do not both share x's activation pattern (the
-#: others provably have no crossing: ``local_complexity.probes``). Off: every diameter (the tests compare the two).
+#: Run the exact 1D engine only where a diameter may cross: on a ``Network``, on the compact network
+#: of the star certificate (``local_complexity.star``), with the proxy read off the same crossings;
+#: on a module, on the diameters whose vertices do not both share x's activation pattern (when the
+#: proxy's forward pass is made anyway, ``local_complexity.probes``). Off: every diameter through
+#: the whole network and the proxy from the vertices' forward pass (the tests compare the two).
 _SKIP_EMPTY_PROBES = True
 
 #: Which exact 1D engine partitions a ``Network``'s chords and probes: "dense" (``linregions.lines``:
@@ -327,17 +338,20 @@ def local_complexity(model: Any, X: Any, radius: float | Sequence[float], *, n_c
             m = Xc.shape[0]
             cols: dict[str, np.ndarray] = {}
             close = np.zeros(m)
-            if "density" in columns:
-                part = _density(net, Xc, ball, n_ch, [int(seed), 2, ri, s0], kap, per_neuron)
-                close += part.pop("close_decisions")
-                cols.update(part)
-            proxy = busy = None
-            if "proxy" in columns:  # one forward pass of the probe star: the proxy and the empty diameters
-                proxy, busy = _star(net, Xc, float(r), Q, device, per_neuron, "probes" in columns and _SKIP_EMPTY_PROBES)
-            if "probes" in columns:
-                part = _probes(net, Xc, float(r), Q, per_neuron, busy)
-                close += part.pop("close_decisions")
-                cols.update(part)
+            with one_blas_thread():  # small products (the segments run on one thread anyway)
+                us = net.pre_activations(Xc) if isinstance(net, Network) else None  # the centres, once per chunk
+                if "density" in columns:
+                    part = _density(net, Xc, ball, n_ch, [int(seed), 2, ri, s0], kap, per_neuron, us)
+                    close += part.pop("close_decisions")
+                    cols.update(part)
+                proxy = None
+                if "probes" in columns:  # column 2, and column 3 from the same exact partitions where it can
+                    part = _probes(net, Xc, float(r), Q, per_neuron, "proxy" in columns, device, us)
+                    proxy = part.pop("proxy", None)
+                    close += part.pop("close_decisions")
+                    cols.update(part)
+            if "proxy" in columns and "probes" not in columns:  # the proxy alone: one forward pass of the probe star
+                proxy = _star(net, Xc, float(r), Q, device, per_neuron, False)[0]
             cols["close_decisions"] = close
             if "proxy" in columns:
                 cols["proxy"] = proxy
@@ -355,10 +369,11 @@ def local_complexity(model: Any, X: Any, radius: float | Sequence[float], *, n_c
 
 
 def _density(net: Network, Xc: np.ndarray, ball: Ball, n_ch: int, key: list, kap: float,
-             per_neuron: bool) -> dict[str, np.ndarray]:
+             per_neuron: bool, us: list | None = None) -> dict[str, np.ndarray]:
     """Column 1 for a chunk: per sample, mean and SE over its chords of #points / length / κ.
     Each sample's chords come from its own generator (``key`` + its index), so results do not
-    depend on how the samples are chunked."""
+    depend on how the samples are chunked. On a ``Network`` narrower than its input, the chords
+    run in first-layer coordinates (``_segments_in_first_layer``), from the centres' u_0 (``us``)."""
     from ..crofton import random_directions
 
     m = Xc.shape[0]
@@ -368,8 +383,14 @@ def _density(net: Network, Xc: np.ndarray, ball: Ball, n_ch: int, key: list, kap
         Pts[i * n_ch : (i + 1) * n_ch] = ball.sample(rng, n_ch)  # uniform in B(0, r)
         V[i * n_ch : (i + 1) * n_ch] = random_directions(rng, n_ch, net.n_in)
     A, B = ball.chord(Pts, V)
-    base = np.repeat(Xc, n_ch, axis=0)
-    batch = _lines(net, base + A, base + B)
+    smp = np.repeat(np.arange(m), n_ch)
+    batch = None
+    if _folds(net):
+        W0 = net.weights[0]
+        batch = _segments_in_first_layer(net, Xc, smp, A @ W0.T, B @ W0.T, us)
+    if batch is None:
+        base = Xc[smp]
+        batch = _lines(net, base + A, base + B)
     L = np.linalg.norm(B - A, axis=1)
     out = {"close_decisions": _close_per_sample(batch, m)}
     if per_neuron:
@@ -396,44 +417,109 @@ def _neuron_index(net: Network, layer: np.ndarray, unit: np.ndarray) -> np.ndarr
     return offs[layer] + unit
 
 
-def _probes(net: Any, Xc: np.ndarray, r: float, Q: np.ndarray, per_neuron: bool,
-            busy: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Column 2 for a chunk: exact crossings on the 2P half-probes [x, x ± r q_i], computed on the
-    P diameters [x - r q_i, x + r q_i] (x at t = 1/2). Crossings within the merge distance of x
-    belong to no half-probe (as for ``line`` on [x, x ± r q_i]); neurons that switch *at* x
-    (``_center_switches``) are counted in ``probe_at_center`` and among the distinct neurons.
-    ``busy`` (m, P): the diameters that may hold a crossing (``probes._star``); the exact 1D
-    engine runs on those only (the others have none)."""
-    m, P, d = Xc.shape[0], Q.shape[0], net.depth
-    todo = np.arange(m * P) if busy is None else np.flatnonzero(busy.reshape(-1))
-    smp, dirs = todo // P, todo % P
-    dense = isinstance(net, Network)
-    U0, D = _first_layer_star(net, Xc, r, Q) if dense and net.widths[0] < net.n_in else (None, None)
+def _segments_in_first_layer(net: Any, Xc: np.ndarray, smp: np.ndarray, dA: np.ndarray, dB: np.ndarray,
+                             us: list | None) -> LineBatch | None:
+    """Exact partitions of the segments [x_s + A, x_s + B] (s = ``smp``) in first-layer coordinates:
+    ``lines`` of ``star.tail_network(net, 0)`` on [u_0(x_s) + dA, u_0(x_s) + dB], with dA = A W_0^T,
+    dB = B W_0^T (the same crossings at the same t, at a fraction of the cost when n_0 < n_in;
+    ``us``: the centres' pre-activations). None where that does not apply (a segment that W_0 maps
+    to a point)."""
+    U0 = (net.pre_activations(Xc) if us is None else us)[0][smp]
+    Y0, Y1 = U0 + dA, U0 + dB
+    if np.any(np.all(Y0 == Y1, axis=1)):
+        return None
+    return _lines(tail_network(net, 0), Y0, Y1)
+
+
+def _folds(net: Any) -> bool:
+    """Whether segments of ``net`` run in first-layer coordinates (a ``Network`` narrower than its input)."""
+    return isinstance(net, Network) and net.widths[0] < net.n_in
+
+
+def _diameters(net: Any, Xc: np.ndarray, r: float, Q: np.ndarray, todo: np.ndarray,
+               us: list | None) -> LineBatch | None:
+    """Exact partitions of the diameters [x - r q_i, x + r q_i] of the flat indices ``todo``
+    (s * P + i), in first-layer coordinates where that applies (``_segments_in_first_layer``; the
+    first-layer change along each probe, r Q W_0^T, is shared by all samples)."""
     if todo.size == 0:
-        batch = None
-    elif D is not None and np.all(np.any(D != 0, axis=1)):  # cheaper in first-layer coordinates (784 -> n_0)
-        batch = _lines(_folded(net), U0[smp] - D[dirs], U0[smp] + D[dirs])
-    else:
-        D = r * Q
-        batch = _lines(net, Xc[smp] - D[dirs], Xc[smp] + D[dirs])
+        return None
+    P = Q.shape[0]
+    smp, dirs = todo // P, todo % P
+    batch = None
+    if _folds(net):
+        D0 = ((r * Q) @ net.weights[0].T)[dirs]  # u_0 changes by r W_0 q_i along probe i
+        batch = _segments_in_first_layer(net, Xc, smp, -D0, D0, us)
     if batch is None:
-        seg = np.zeros(0, np.int64)
-        t, lin = np.zeros(0), np.zeros(0, bool)
-        layer = unit = np.zeros(0, np.int64)
-        close = np.zeros(m)
-    else:
-        seg = todo[_segment_of(batch.crossing_offsets, batch.layer.size)]
-        t = batch.t[batch.crossing_point]
-        lin = batch.linear[batch.crossing_point]
-        layer, unit = batch.layer, batch.unit
+        D = r * Q[dirs]
+        batch = _lines(net, Xc[smp] - D, Xc[smp] + D)
+    return batch
+
+
+def _probe_crossings(net: Any, Xc: np.ndarray, r: float, Q: np.ndarray, busy: np.ndarray | None,
+                     us: list | None) -> tuple[list, StarCertificate | None]:
+    """The exact crossings of the probe diameters of a chunk, as a list of (flat diameter indices,
+    ``LineBatch``, unit map or None). On a ``Network`` (with ``_SKIP_EMPTY_PROBES``) each
+    certified sample's diameters that a candidate may cross run on its compact network
+    (``star.star_certificate``; ``units[l]`` maps compact layer l's switching units to the
+    network's), the others nowhere; samples the star leaves alone run every diameter through the
+    whole network. Otherwise every diameter (or those in ``busy``) runs through the whole network."""
+    m, P = Xc.shape[0], Q.shape[0]
+    if not (isinstance(net, Network) and _SKIP_EMPTY_PROBES):
+        todo = np.arange(m * P) if busy is None else np.flatnonzero(busy.reshape(-1))
+        batch = _diameters(net, Xc, r, Q, todo, us)
+        return ([] if batch is None else [(todo, batch, None)]), None
+    cert = star_certificate(net, Xc, r, Q, us)
+    runs, whole = [], [np.flatnonzero(np.repeat(cert.fallback, P))]
+    size = sum(W.size for W in (tail_network(net, 0) if _folds(net) else net).weights)
+    for s, star in cert.stars.items():
+        point = np.all(star.Y0 == star.Y1, axis=1)  # below the resolution of y: run on the whole network
+        if sum(W.size for W in star.net.weights) >= size:  # many candidates: the whole network is cheaper
+            point[:] = True
+        whole.append(s * P + star.diam[point])
+        if not point.all():
+            keep = ~point
+            runs.append((s * P + star.diam[keep], _lines(star.net, star.Y0[keep], star.Y1[keep]), star.units))
+    todo = np.sort(np.concatenate(whole))
+    batch = _diameters(net, Xc, r, Q, todo, cert.us)
+    return ([] if batch is None else [(todo, batch, None)]) + runs, cert
+
+
+def _probes(net: Any, Xc: np.ndarray, r: float, Q: np.ndarray, per_neuron: bool, want_proxy: bool = False,
+            device: Any = None, us: list | None = None) -> dict[str, np.ndarray]:
+    """Column 2 for a chunk (and column 3 with ``want_proxy``, under "proxy"): exact crossings on
+    the 2P half-probes [x, x ± r q_i], computed on the P diameters [x - r q_i, x + r q_i] (x at
+    t = 1/2). Crossings within the merge distance of x belong to no half-probe (as for ``line`` on
+    [x, x ± r q_i]); neurons that switch *at* x (``_center_switches``) are counted in
+    ``probe_at_center`` and among the distinct neurons. Which diameters run, and from which layer,
+    is ``_probe_crossings``'s choice; the counts are those of ``line`` on every probe. On a
+    ``Network`` the proxy follows from x's pattern and these crossings (``star.proxy_from_crossings``),
+    except on samples the star does not certify or with a close decision on a probe, where it is
+    the forward pass of the vertices (``probes._star``)."""
+    m, P, d = Xc.shape[0], Q.shape[0], net.depth
+    proxy = busy = None
+    if want_proxy and not (isinstance(net, Network) and _SKIP_EMPTY_PROBES):
+        proxy, busy = _star(net, Xc, r, Q, device, per_neuron, _SKIP_EMPTY_PROBES)
+    runs, cert = _probe_crossings(net, Xc, r, Q, busy, us)
+    parts = []
+    close = np.zeros(m)
+    for idx, batch, units in runs:
         c = getattr(batch, "close_decisions", None)
-        close = np.zeros(m) if c is None else np.bincount(smp, weights=np.asarray(c, np.float64), minlength=m)
+        if c is not None:
+            close += np.bincount(idx // P, weights=np.asarray(c, np.float64), minlength=m)
+        unit = batch.unit if units is None else original_units(units, batch.layer, batch.unit)
+        parts.append((idx[_segment_of(batch.crossing_offsets, batch.layer.size)], batch.t[batch.crossing_point],
+                      batch.linear[batch.crossing_point], batch.layer, unit, batch.breakpoint))
+    cat = lambda k, dt: np.concatenate([p[k] for p in parts]).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
+    seg, t, lin, layer, unit, bp = (cat(0, np.int64), cat(1, np.float64), cat(2, bool), cat(3, np.int64),
+                                    cat(4, np.int64), cat(5, np.int64))
     sample = seg // P
     off_center = np.abs(t - 0.5) > 0.5 * T_MERGE
     N = int(sum(net.widths))
     col = _neuron_index(net, layer, unit)
-    center = _center_switches(net, Xc, r, Q, seg, t)  # (m, N) bool
+    center = _center_switches(net, Xc, r, Q, seg, t, us if cert is None else cert.us)  # (m, N) bool
     out: dict[str, np.ndarray] = {}
+    if want_proxy:
+        out["proxy"] = proxy if cert is None else _proxy(net, Xc, r, Q, device, per_neuron, cert, close, seg, t, col, bp)
     if per_neuron:
         for key, keep in (("probe_crossings_activation", off_center), ("probe_crossings_linear", lin & off_center)):
             C = np.zeros((m, N))
@@ -469,6 +555,25 @@ def _probes(net: Any, Xc: np.ndarray, r: float, Q: np.ndarray, per_neuron: bool,
     return out
 
 
+def _proxy(net: Network, Xc: np.ndarray, r: float, Q: np.ndarray, device: Any, per_neuron: bool,
+           cert: StarCertificate, close: np.ndarray, seg: np.ndarray, t: np.ndarray, col: np.ndarray,
+           bp: np.ndarray) -> np.ndarray:
+    """Column 3 from the exact crossings of the diameters (``star.proxy_from_crossings``; the
+    certified-empty ones keep x's pattern at both vertices), with the forward pass of the vertices
+    (``probes._star``) on samples the star leaves to the plain path or with a close decision on a
+    probe (a crossing near a vertex that ``line`` may have merged into it). (m, N) bool with
+    ``per_neuron``, else (m, depth) counts, as ``published_proxy``."""
+    P = Q.shape[0]
+    pieces = np.concatenate([net.piece(l, cert.us[l]) for l in range(net.depth)], axis=1)
+    varies = proxy_from_crossings(pieces, P, seg, t, col, bp)
+    plain = np.flatnonzero(cert.fallback | (close > 0))
+    if plain.size:
+        varies[plain] = _star(net, Xc[plain], r, Q, device, True, False)[0]
+    if per_neuron:
+        return varies
+    return np.stack([varies[:, _unit_layers(net) == l].sum(axis=1) for l in range(net.depth)], axis=1)
+
+
 def _close_per_sample(batch: LineBatch, m: int) -> np.ndarray:
     """(m,) tolerance decisions left close on each sample's segments (``LineBatch.close_decisions``)."""
     c = getattr(batch, "close_decisions", None)
@@ -477,19 +582,21 @@ def _close_per_sample(batch: LineBatch, m: int) -> np.ndarray:
     return np.asarray(c, dtype=np.float64).reshape(m, -1).sum(axis=1)
 
 
-def _center_switches(net: Any, Xc: np.ndarray, r: float, Q: np.ndarray, seg: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _center_switches(net: Any, Xc: np.ndarray, r: float, Q: np.ndarray, seg: np.ndarray, t: np.ndarray,
+                     us: list | None = None) -> np.ndarray:
     """(m, N) bool: neurons that sit on a breakpoint at x (within the snapping tolerance,
     ``tolerances.snap_scale``) and take different pieces just beside x on different probes: they
     switch at x itself, between probes, which no half-probe sees as a crossing. Measure zero for
     continuous parameter laws; normal with zero biases (every first-layer neuron at x = 0). The
     piece beside x on probe ±q_i is read at x ± δ_i q_i, δ_i half the distance from x to the
-    nearest other crossing on that diameter, where every neuron is on one piece."""
+    nearest other crossing on that diameter, where every neuron is on one piece. ``us``: the
+    pre-activations at ``Xc`` when already computed."""
     from ..tolerances import SNAP_RTOL, snap_scale
 
     m, P, N = Xc.shape[0], Q.shape[0], int(sum(net.widths))
     out = np.zeros((m, N), bool)
     if isinstance(net, Network):
-        us = net.pre_activations(Xc)
+        us = net.pre_activations(Xc) if us is None else us
         a = Xc
         on = []
         for l in range(net.depth):

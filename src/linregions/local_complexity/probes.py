@@ -39,7 +39,10 @@ def probe_directions(n_in: int, n_probes: int | None = None, seed: int | np.rand
         raise ValueError(f"n_probes must be an integer in 1..{n_in} (the input dimension), got {n_probes!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     G = rng.normal(size=(n_in, P))
-    Q, R = np.linalg.qr(G)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):  # the same matrix whatever the BLAS threads (and no thread contention)
+        Q, R = np.linalg.qr(G)
     Q = Q * np.sign(np.diagonal(R))[None, :]  # Haar measure (sign fix of the QR factor)
     return np.ascontiguousarray(Q.T)
 
@@ -117,11 +120,3 @@ def _first_layer_star(net: Network, X: np.ndarray, r: float, Q: np.ndarray) -> t
     W0 = net.weights[0]
     return X @ W0.T + net.biases[0], (r * Q) @ W0.T
 
-
-def _folded(net: Network) -> Network:
-    """The network with its first affine map moved into the inputs: input y = u_0(x) ∈ R^{n_0},
-    first layer the identity. A segment [x, x'] maps to [u_0(x), u_0(x')] with the same
-    parameter t, so ``lines`` gives the same crossings (the snapping scale of layer 0 becomes
-    |u_0| instead of |W_0||x| + |b_0|: only degenerate arrangements can tell)."""
-    n0 = net.widths[0]
-    return Network((np.eye(n0), *net.weights[1:]), (np.zeros(n0), *net.biases[1:]), net.activations, net.unit_kinds)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tolerances import CLOSE_FACTOR, SNAP_RTOL, T_MERGE
-from .growable import _Grow
+from .growable import _Grow, _row_blocks
 from .values import PlaneModel, VertexValues
 
 #: Smallest number of (neuron, breakpoint) pairs handled in one chunk of a layer. A chunk's first
@@ -177,7 +177,13 @@ def _crossing(U: np.ndarray, units: np.ndarray, xis: np.ndarray, tols: np.ndarra
     (beyond its snapping tolerance, the rule of ``kernels._side_bits``)."""
     if U.shape[0] == 0 or units.size == 0:
         return np.zeros(units.size, bool)
-    hi, lo = U.max(axis=0)[units], U.min(axis=0)[units]
+    hi = np.full(U.shape[1], -np.inf)
+    lo = np.full(U.shape[1], np.inf)
+    for blk in _row_blocks(U.shape[0], U.shape[1]):  # both reductions while a block is in cache
+        B = U[blk]
+        np.maximum(hi, B.max(axis=0), out=hi)
+        np.minimum(lo, B.min(axis=0), out=lo)
+    hi, lo = hi[units], lo[units]
     return (hi - xis > tols) & (lo - xis < -tols)
 
 

@@ -8,6 +8,11 @@ faces, areas) and ``any_open`` reduces state codes to goodness. The matmul per l
 numpy (``values``). These loops replace bookkeeping whose vectorised form needed a Python round
 per cutter and faces x width temporaries (issue 15's profile), with no temporaries beyond the
 complex itself.
+
+Inside the loops: the set bits of a side word are visited one step per set bit (``_bit_index``),
+not one per bit position; buffers are grown only when full (a call that hands arrays over costs
+reference counting even when it returns its argument); ring positions wrap by a comparison, not
+an integer division; close snapping decisions are counted without branches.
 """
 from __future__ import annotations
 
@@ -20,6 +25,22 @@ except ImportError:  # numba is a required dependency; in a broken install the s
 
     def njit(*args, **kwargs):
         return args[0] if args and callable(args[0]) else (lambda f: f)
+
+
+#: De Bruijn sequence for the index of a single set bit of a 64-bit word: (b * _DEBRUIJN) >> 58 is
+#: distinct for the 64 words b = 1 << i, and ``_BIT_OF`` maps it back to i.
+_DEBRUIJN = 0x03F79D71B4CB0A89
+_BIT_OF = np.zeros(64, np.int64)
+for _i in range(64):
+    _BIT_OF[((_DEBRUIJN << _i) & 0xFFFFFFFFFFFFFFFF) >> 58] = _i
+_DEBRUIJN_U = np.uint64(_DEBRUIJN)
+
+
+@njit(cache=True)
+def _bit_index(b):
+    """Index of the single set bit of the uint64 ``b`` (a De Bruijn multiply and a table lookup:
+    iterating over set bits costs one step per set bit, not one per bit position)."""
+    return _BIT_OF[(b * _DEBRUIJN_U) >> np.uint64(58)]
 
 
 @njit(cache=True)
@@ -135,7 +156,8 @@ def clip_chunk(P, nV, U, sv, sl, ns, fstart, flen, nF, anc, cptr, ccol, cxi, cto
                             da = U[lo, col] - xi
                             db = U[hi, col] - xi
                             t = da / (da - db)
-                            P = _grow2(P, nV + 1)
+                            if nV + 1 > P.shape[0]:
+                                P = _grow2(P, nV + 1)
                             P[nV, 0] = P[lo, 0] + t * (P[hi, 0] - P[lo, 0])
                             P[nV, 1] = P[lo, 1] + t * (P[hi, 1] - P[lo, 1])
                             for k in range(ncol):
@@ -167,13 +189,15 @@ def clip_chunk(P, nV, U, sv, sl, ns, fstart, flen, nF, anc, cptr, ccol, cxi, cto
                 n_pm = 0
                 n_mp = 0
                 for kk in range(1, m + 1):
-                    idx = (i0 + kk) % m
+                    idx = i0 + kk  # (i0 + kk) mod m: i0 < m, kk <= m
+                    if idx >= m:
+                        idx -= m
                     if rs[idx] != 0:
                         if rs[last] > 0 and rs[idx] < 0:
-                            e1 = (idx - 1) % m
+                            e1 = idx - 1 if idx > 0 else m - 1
                             n_pm += 1
                         elif rs[last] < 0 and rs[idx] > 0:
-                            e2 = (last + 1) % m
+                            e2 = last + 1 if last + 1 < m else 0
                             n_mp += 1
                         last = idx
                 if n_pm != 1 or n_mp != 1:
@@ -181,29 +205,35 @@ def clip_chunk(P, nV, U, sv, sl, ns, fstart, flen, nF, anc, cptr, ccol, cxi, cto
                     continue
                 lenA = (e1 - e2) % m + 1
                 lenB = (e2 - e1) % m + 1
-                sv = _grow1(sv, ns + lenA + lenB)
-                sl = _grow1(sl, ns + lenA + lenB)
+                if ns + lenA + lenB > sv.shape[0]:
+                    sv = _grow1(sv, ns + lenA + lenB)
+                if ns + lenA + lenB > sl.shape[0]:
+                    sl = _grow1(sl, ns + lenA + lenB)
                 for q in range(lenA):
-                    idx = (e2 + q) % m
+                    idx = e2 + q if e2 + q < m else e2 + q - m
                     sv[ns + q] = rv[idx]
                     sl[ns + q] = rl[idx]
                 sl[ns + lenA - 1] = gid
                 for q in range(lenB):
-                    idx = (e1 + q) % m
+                    idx = e1 + q if e1 + q < m else e1 + q - m
                     sv[ns + lenA + q] = rv[idx]
                     sl[ns + lenA + q] = rl[idx]
                 sl[ns + lenA + lenB - 1] = gid
-                fstart = _grow1(fstart, nF + 1)
-                flen = _grow1(flen, nF + 1)
+                if nF + 1 > fstart.shape[0]:
+                    fstart = _grow1(fstart, nF + 1)
+                if nF + 1 > flen.shape[0]:
+                    flen = _grow1(flen, nF + 1)
                 fstart[f] = ns
                 flen[f] = lenA
                 fstart[nF] = ns + lenA
                 flen[nF] = lenB
                 ns += lenA + lenB
-                parents = _grow1(parents, npar + 1)
+                if npar + 1 > parents.shape[0]:
+                    parents = _grow1(parents, npar + 1)
                 parents[npar] = a0
                 npar += 1
-                desc = _grow1(desc, nd + 1)
+                if nd + 1 > desc.shape[0]:
+                    desc = _grow1(desc, nd + 1)
                 desc[nd] = nF
                 nd += 1
                 nF += 1
@@ -255,39 +285,30 @@ def face_codes(U, sv, fstart, flen, xi, tol, switching, out):
 def snap_decisions(U, nV, xi, tol, switching, close_factor):
     """Count (vertex, neuron, breakpoint) snapping decisions that were close: ``erased``, values
     snapped onto a breakpoint with ``tol / close_factor < |u - xi| <= tol`` (more than rounding
-    noise was erased), and ``kept``, values left off it with ``tol < |u - xi| < close_factor tol``."""
-    erased = 0
-    kept = 0
+    noise was erased), and ``kept``, values left off it with ``tol < |u - xi| < close_factor tol``.
+    Counted without branches over contiguous rows (non-switching units weigh 0)."""
     n = U.shape[1]
     T = xi.size
+    tt = np.empty((T, n))
+    ct = np.empty((T, n))
+    for j in range(T):
+        for k in range(n):
+            tt[j, k] = tol[k, j]
+            ct[j, k] = close_factor * tol[k, j]
+    sw = np.empty(n, np.int64)
+    for k in range(n):
+        sw[k] = 1 if switching[k] else 0
+    erased = 0
+    kept = 0
     for v in range(nV):
-        for k in range(n):
-            if not switching[k]:
-                continue
-            u = U[v, k]
-            for j in range(T):
-                d = abs(u - xi[j])
-                t = tol[k, j]
-                if d <= t:
-                    if d * close_factor > t:
-                        erased += 1
-                elif d < close_factor * t:
-                    kept += 1
+        for j in range(T):
+            x = xi[j]
+            for k in range(n):
+                d = abs(U[v, k] - x)
+                t = tt[j, k]
+                erased += sw[k] * np.int64((d <= t) & (d * close_factor > t))
+                kept += sw[k] * np.int64((d > t) & (d < ct[j, k]))
     return erased, kept
-
-
-@njit(cache=True)
-def interp_rows(U, start, a, b, t):
-    """U[start + i] = U[a_i] + t_i (U[b_i] - U[a_i]) (exact along an edge where u is affine)."""
-    n = U.shape[1]
-    for i in range(a.size):
-        ai = a[i]
-        bi = b[i]
-        ti = t[i]
-        r = start + i
-        for k in range(n):
-            ua = U[ai, k]
-            U[r, k] = ua + ti * (U[bi, k] - ua)
 
 
 @njit(cache=True)
@@ -354,8 +375,8 @@ def split_chunk(P, nV, U, key, order, osv, osl, fstart, flen, nF, cols, xis, tol
     (neuron column ``cols[k]``, breakpoint ``xis[k]``, tolerance ``tols[k]``), then list the
     (face, line) pairs to cut.
 
-    Sides are computed once per vertex and line (bit sets); an edge crosses line k when its ends
-    lie strictly on both sides. Crossings of one edge closer than ``t_merge`` (in units of the
+    Sides are computed once per vertex and line (bit sets, ``_side_bits``); an edge crosses line
+    k when its ends lie strictly on both sides, and only the set bits of a word are visited. Crossings of one edge closer than ``t_merge`` (in units of the
     edge) or within each other's snapping band (``tol / |du|`` along the edge) are one vertex,
     which gets every merged line's value exactly. A merge counts as close (``merged``) when the
     gap exceeds ``1 / close_factor`` of the snapping band (the rounding level used for snaps),
@@ -406,26 +427,25 @@ def split_chunk(P, nV, U, key, order, osv, osl, fstart, flen, nF, cols, xis, tol
         m = 0
         for wd in range(nw):
             x = (posb[a, wd] & negb[b, wd]) | (negb[a, wd] & posb[b, wd])
-            if x == 0:
-                continue
-            for bit in range(64):
-                if (x >> np.uint64(bit)) & one:
-                    k = wd * 64 + bit
-                    col = cols[k]
-                    da = U[a, col] - xis[k]
-                    db = U[b, col] - xis[k]
-                    t = da / (da - db)
-                    tau = tols[k] / abs(da - db)
-                    j = m  # insertion sort by t
-                    while j > 0 and ct[j - 1] > t:
-                        ck[j] = ck[j - 1]
-                        ct[j] = ct[j - 1]
-                        ctau[j] = ctau[j - 1]
-                        j -= 1
-                    ck[j] = k
-                    ct[j] = t
-                    ctau[j] = tau
-                    m += 1
+            while x != 0:  # set bits, lowest first
+                low = x & (~x + one)
+                x ^= low
+                k = wd * 64 + _bit_index(low)
+                col = cols[k]
+                da = U[a, col] - xis[k]
+                db = U[b, col] - xis[k]
+                t = da / (da - db)
+                tau = tols[k] / abs(da - db)
+                j = m  # insertion sort by t
+                while j > 0 and ct[j - 1] > t:
+                    ck[j] = ck[j - 1]
+                    ct[j] = ct[j - 1]
+                    ctau[j] = ctau[j - 1]
+                    j -= 1
+                ck[j] = k
+                ct[j] = t
+                ctau[j] = tau
+                m += 1
         i = 0
         while i < m:
             j = i + 1  # cluster i..j-1
@@ -446,7 +466,8 @@ def split_chunk(P, nV, U, key, order, osv, osl, fstart, flen, nF, cols, xis, tol
             if nV >= vcap:
                 return P, nV, osv, osl, fstart, flen, ins_ptr, ins_ptr, ins_ptr, merged, merged_kept, 1
             t = ct[i]
-            P = _grow2(P, nV + 1)
+            if nV + 1 > P.shape[0]:
+                P = _grow2(P, nV + 1)
             P[nV, 0] = P[a, 0] + t * (P[b, 0] - P[a, 0])
             P[nV, 1] = P[a, 1] + t * (P[b, 1] - P[a, 1])
             for kk in range(ncol):
@@ -454,7 +475,8 @@ def split_chunk(P, nV, U, key, order, osv, osl, fstart, flen, nF, cols, xis, tol
                 U[nV, kk] = ua + t * (U[b, kk] - ua)
             for q in range(i, j):
                 U[nV, cols[ck[q]]] = xis[ck[q]]
-            ins = _grow1(ins, n_ins + 1)
+            if n_ins + 1 > ins.shape[0]:
+                ins = _grow1(ins, n_ins + 1)
             ins[n_ins] = nV
             n_ins += 1
             nV += 1
@@ -515,16 +537,18 @@ def split_chunk(P, nV, U, key, order, osv, osl, fstart, flen, nF, cols, xis, tol
         first = npk
         for wd in range(nw):
             x = accp[wd] & accn[wd]
-            if x == 0:
-                continue
-            for bit in range(64):
-                if (x >> np.uint64(bit)) & one:
+            while x != 0:  # set bits, lowest first
+                low = x & (~x + one)
+                x ^= low
+                if npk + 1 > pk.shape[0]:
                     pk = _grow1(pk, npk + 1)
-                    pk[npk] = wd * 64 + bit
-                    npk += 1
+                pk[npk] = wd * 64 + _bit_index(low)
+                npk += 1
         if npk > first:
-            anc = _grow1(anc, na + 1)
-            cptr = _grow1(cptr, na + 2)
+            if na + 1 > anc.shape[0]:
+                anc = _grow1(anc, na + 1)
+            if na + 2 > cptr.shape[0]:
+                cptr = _grow1(cptr, na + 2)
             anc[na] = f
             cptr[na] = first
             cptr[na + 1] = npk

@@ -76,13 +76,15 @@ class DenseVertexValues:
         self.net = rnet
         self.device = device
 
+    def _plain_relu(self, l: int) -> bool:
+        """Layer l is a plain ReLU (no passthrough or argmax units)."""
+        act = self.net.activations[l]
+        return not self.net.has_special_units and not act.per_unit and act.T == 1 and act.breakpoints[0] == 0 \
+            and act.slopes[0] == 0 and act.slopes[1] == 1 and float(act.value) == 0
+
     def _activate(self, l: int, U: np.ndarray) -> np.ndarray:
         """phi_l(U) through ``Network.activate`` (plain ReLU layers by ``np.maximum``)."""
-        act = self.net.activations[l]
-        if not self.net.has_special_units and not act.per_unit and act.T == 1 and act.breakpoints[0] == 0 \
-                and act.slopes[0] == 0 and act.slopes[1] == 1 and float(act.value) == 0:
-            return np.maximum(U, 0.0)
-        return self.net.activate(l, U)
+        return np.maximum(U, 0.0) if self._plain_relu(l) else self.net.activate(l, U)
 
     def preactivations(self, l: int, points: np.ndarray, prev: np.ndarray, out: np.ndarray) -> np.ndarray:
         net = self.net
@@ -98,9 +100,10 @@ class DenseVertexValues:
             out[:] = torch.addmm(bt, At, Wt.T).cpu().numpy()
         else:
             WT = np.ascontiguousarray(W.T)
+            relu = l > 0 and self._plain_relu(l - 1)  # then A >= 0 and |A| = A
             for blk in _row_blocks(V, max(W.shape)):
                 A = prev[blk] if l == 0 else self._activate(l - 1, prev[blk])
-                np.maximum(a_absmax, np.abs(A).max(axis=0), out=a_absmax)
+                np.maximum(a_absmax, (A if relu else np.abs(A)).max(axis=0), out=a_absmax)
                 np.matmul(A, WT, out=out[blk])
                 out[blk] += b
         return snap_scale(W, b, a_absmax, net.activations[l].breakpoints)
