@@ -13,8 +13,8 @@ ResNet-18 and takes long on a small CPU).
 
 Printed per model and thread setting: the final points, activation and linear regions per
 segment, the engine's time (median of ``--repeat``), the floor (one plain float64 forward pass of
-the module over the final points, in blocks of ``--chunk-points``, measured in the same process,
-interleaved with the engine's runs), the ratio of the medians (target <= 2) with the range of the
+the module over the final points, in blocks of ``--chunk-points``, with the same torch threads,
+measured in the same process, interleaved with the engine's runs), the ratio of the medians (target <= 2) with the range of the
 per-run ratios, and the peak memory of the run (CPU: peak resident memory of a fresh process per
 model, minus that after loading; GPU: ``torch.cuda.max_memory_allocated``), which
 ``--chunk-points`` bounds.

@@ -14,18 +14,26 @@ What it does (docs/resnet_example.md shows the output):
    digits with ``linregions.engine.lines`` (the module's own conv / batch-norm / residual ops in
    float64), counting the crossings of each stage (stem, layer1..layer4) and the linear regions;
 3. trains one epoch (SGD with momentum, batch 128, batch norm in training mode), puts the model in
-   eval mode, and repeats 2 on the same segments.
+   eval mode, and repeats 2 on the same segments;
+4. at initialisation and after the epoch: the exact partition (``linregions.plane``, the module's own
+   ops) of a square window of side ``--window`` (input units) centred at the centroid of the first
+   test images of the digits 0, 1, 2, in the plane through those three images; drawn next to the
+   triangle of the three images with the window marked, saved as ``resnet_mnist_plane_<tag>.png``
+   under ``--out``. (The whole triangle holds tens of millions of regions: a segment between two
+   of the images crosses about 9,000 boundaries.) ``--segments 0`` skips 2, ``--window 0`` skips 4.
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from linregions.data import mnist
+import linregions as lr
+from linregions.data import first_of_each_digit, mnist
 from linregions.engine import compile_program, lines
 from linregions.engine.models import cifar_resnet18
 
@@ -58,6 +66,73 @@ def per_stage(model, X0: torch.Tensor, X1: torch.Tensor, chunk_points: int) -> d
     return out
 
 
+STAGES = ("stem", "layer1", "layer2", "layer3", "layer4")
+
+
+def plane_window(model, images: torch.Tensor, side: float):
+    """The exact partition of the square of side ``side`` centred at the centroid of three images
+    (1, 32, 32), in the plane through them (orthonormal basis of b - a, c - a); returns the
+    partition and the images' plane coordinates (3, 2)."""
+    a, b, c = (x.double().reshape(-1) for x in images)
+    basis, _ = torch.linalg.qr(torch.stack([b - a, c - a], 1))  # the plane's directions (Gram-Schmidt)
+    centroid = (a + b + c) / 3
+    corners = (torch.stack([a, b, c]) - centroid) @ basis
+    h = side / 2
+    part = lr.plane(model, centroid.reshape(1, 32, 32), basis.T.reshape(2, 1, 32, 32), (-h, h, -h, h))
+    return part, corners.numpy()
+
+
+def draw_window(part, corners: np.ndarray, side: float, names, path: Path, title: str) -> None:
+    """Two panels: the triangle of the three images with the window marked, and the window's exact
+    partition (faces coloured by linear region, boundaries by ResNet stage, decision boundary)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from linregions.plot import plot_plane
+
+    cmap = plt.get_cmap("viridis")
+    stage_color = {k: cmap(0.9 * i / (len(STAGES) - 1)) for i, k in enumerate(STAGES)}
+    site_colors = [stage_color[stage(s.name)] for s in part.net.prog.sites]
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 5.4), gridspec_kw=dict(width_ratios=[1, 1.25]))
+    tri = np.vstack([corners, corners[:1]])
+    ax0.plot(tri[:, 0], tri[:, 1], color="0.6", lw=1)
+    for (u, v), name in zip(corners, names):
+        ax0.scatter([u], [v], c="k", s=30, zorder=3)
+        ax0.annotate(name, (u, v), xytext=(5, 5), textcoords="offset points", fontsize=9)
+    ax0.scatter([0], [0], marker="s", s=60, facecolors="none", edgecolors="crimson", lw=1.5, zorder=4)
+    ax0.annotate(f"window\n{side:g} x {side:g}\n(drawn enlarged)", (0, 0), xytext=(8, -24), textcoords="offset points",
+                 fontsize=8, color="crimson")
+    ax0.set_aspect("equal")
+    ax0.margins(0.15)
+    ax0.set_title("plane through three test images", fontsize=10)
+    ax0.tick_params(labelsize=7)
+    plot_plane(part, ax=ax1, kind="linear", layer_colors=site_colors, legend=False, decision_boundary=True, title="")
+    handles = [Line2D([0], [0], color=stage_color[k], lw=2, label=k) for k in STAGES]
+    handles.append(Line2D([0], [0], color="k", lw=2, label="decision boundary"))
+    ax1.legend(handles=handles, fontsize=7, loc="upper right", framealpha=0.85)
+    ax1.set_title(f"window at the centroid: {part.num_regions('linear'):,} linear / {part.num_faces:,} activation regions",
+                  fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plane_report(model, images: torch.Tensor, side: float, names, out: Path, tag: str, title: str) -> dict:
+    t0 = time.perf_counter()
+    part, corners = plane_window(model, images, side)
+    seconds = time.perf_counter() - t0
+    path = out / f"resnet_mnist_plane_{tag}.png"
+    draw_window(part, corners, side, names, path, title)
+    info = dict(path=str(path), activation_regions=part.num_faces, linear_regions=part.num_regions("linear"),
+                watertight=part.watertight, certified=part.certified, seconds=seconds)
+    print(f"  [{tag}] plane window {side:g} x {side:g}: {info}", flush=True)
+    return info
+
+
 def train_one_epoch(model, X: torch.Tensor, y: torch.Tensor, seed: int = 0) -> float:
     g = torch.Generator().manual_seed(seed)
     model.train()
@@ -84,6 +159,8 @@ def main() -> None:
     ap.add_argument("--segments", type=int, default=3)
     ap.add_argument("--chunk-points", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--window", type=float, default=0.05, help="side of the plane window in input units (0: no plane)")
+    ap.add_argument("--out", default="docs/img", help="folder of the plane pictures")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -93,17 +170,27 @@ def main() -> None:
     # segments between test images of different digits: digit i -> digit i + 1
     first = [int(np.nonzero(test.labels == d)[0][0]) for d in range(10)]
     pairs = [(first[i], first[i + 1]) for i in range(a.segments)]
-    X0 = torch.stack([Xte[i] for i, _ in pairs])
-    X1 = torch.stack([Xte[j] for _, j in pairs])
+    X0 = torch.stack([Xte[i] for i, _ in pairs]) if pairs else None
+    X1 = torch.stack([Xte[j] for _, j in pairs]) if pairs else None
     model = cifar_resnet18(width=a.width, num_classes=10, in_channels=1)
+    three = padded(first_of_each_digit(test, (0, 1, 2)))
+    names = ["test 0", "test 1", "test 2"]
+    out = Path(a.out)
+    model_name = f"ResNet-18 layout, widths {a.width}-{8 * a.width}"
 
-    rows = {"initialisation": per_stage(model, X0, X1, a.chunk_points)}
+    rows = {"initialisation": per_stage(model, X0, X1, a.chunk_points) if a.segments else {}}
     rows["initialisation"]["test accuracy"] = accuracy(model, Xte, yte)
+    if a.window > 0:
+        plane_report(model, three, a.window, names, out, "init", f"{model_name}, at initialisation")
     t0 = time.perf_counter()
     train_one_epoch(model, Xtr, ytr)
     train_s = time.perf_counter() - t0
-    rows["after one epoch"] = per_stage(model, X0, X1, a.chunk_points)
+    rows["after one epoch"] = per_stage(model, X0, X1, a.chunk_points) if a.segments else {}
     rows["after one epoch"]["test accuracy"] = accuracy(model, Xte, yte)
+    if a.window > 0:
+        acc = rows["after one epoch"]["test accuracy"]
+        plane_report(model, three, a.window, names, out, "trained",
+                     f"{model_name}, after one epoch on MNIST (test accuracy {acc:.3f})")
 
     print(f"ResNet-18 layout, widths {a.width}-{8 * a.width}, CIFAR stem, MNIST padded to 32x32; "
           f"one epoch on {Xtr.shape[0]} images took {train_s:.0f} s; {a.segments} segments between test digits d -> d+1")

@@ -372,3 +372,31 @@ def test_plane_vertex_values_match_dense():
         np.testing.assert_allclose(u_m, u_d, rtol=0, atol=1e-12 * np.abs(u_d).max())
         assert s_m.shape == s_d.shape and np.all(s_m >= s_d * (1 - 1e-12))  # |W_2||W_1| >= |W_2 W_1|: a bound
         prev = u_d
+
+
+@pytest.mark.parametrize("which", [0, 2], ids=["conv-relu-maxpool", "residual"])
+def test_row_blocks_on_worker_threads_do_not_change_the_partition(monkeypatch, which):
+    """With several torch threads the blocks run on worker threads (``engine.blocks``); tiny
+    blocks (many per pass, out of order across threads) give the partition of one block, for the
+    driver's passes and the program's (segment maxima of |a|, in-place activation, max-pool candidates)."""
+    import linregions.engine.blocks as blocks
+    import linregions.engine.program as program
+    import linregions.engine.segments as seg
+    import linregions.engine.trace as trace
+
+    name, module, shape = MODELS[which]
+    X0, X1 = _ends(shape, 3, 6)
+    monkeypatch.setattr(seg, "_BLOCK_ELEMS", 1 << 40)
+    ref = lines(module, X0, X1)
+    monkeypatch.setattr(seg, "_BLOCK_ELEMS", 3)
+    monkeypatch.setattr(program, "blockwise", lambda fn, n, w, d: blocks.blockwise(fn, n, w, d, 5))
+    monkeypatch.setattr(trace, "blockwise", lambda fn, n, w, d: blocks.blockwise(fn, n, w, d, 5))
+    caller = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        got = lines(module, X0, X1)
+        assert torch.get_num_threads() == 2  # the driver restores the caller's setting
+    finally:
+        torch.set_num_threads(caller)
+    for field in list(FIELDS) + ["slopes", "intercepts"]:
+        np.testing.assert_array_equal(getattr(got, field), getattr(ref, field), err_msg=field)

@@ -7,6 +7,7 @@ GPU, never with a dense matrix of a convolution.
 - ``engine.segments``: ``lines``, ``line``, ``real_line`` on modules, returning
   ``linregions.LineBatch`` / ``LinePartition``;
 - ``engine.plane``: ``ModuleVertexValues``, the plane builder's ``VertexValues`` for modules;
+- ``engine.blocks``: row blocks of the driver's element-wise passes, on worker threads;
 - ``engine.models``: torchvision ResNets with the CIFAR stem (tests, benchmarks, examples).
 """
 from __future__ import annotations

@@ -27,6 +27,7 @@ import torch
 import torch.fx
 
 from ..network import ARGMAX, NEURON
+from .blocks import blockwise, module_threads
 from .protocol import Live, Site
 
 __all__ = ["ModuleProgram", "compile_program", "InputShapeError"]
@@ -90,6 +91,26 @@ def _zero_const(o: Any) -> Any:
     if isinstance(o, (int, float)) and not isinstance(o, bool):
         return 0
     return o
+
+
+def _segment_amax_abs(v: torch.Tensor, seg: torch.Tensor, S: int) -> torch.Tensor:
+    """(S,) + v.shape[1:]: per segment, the largest |v| over its rows (rows sorted by segment;
+    0 for a segment without rows). In row blocks (``engine.blocks``): each block reduces into its
+    own rows of segments, combined by maxima in block order (exact)."""
+    out = torch.zeros((S,) + tuple(v.shape[1:]), dtype=v.dtype, device=v.device)
+
+    def block(a, b):
+        s0, s1 = int(seg[a]), int(seg[b - 1])
+        part = torch.zeros((s1 - s0 + 1,) + tuple(v.shape[1:]), dtype=v.dtype, device=v.device)
+        with warnings.catch_warnings():  # index_reduce is "beta" in torch 2.x
+            warnings.simplefilter("ignore", UserWarning)
+            part.index_reduce_(0, seg[a:b] - s0, v[a:b].abs(), "amax")
+        return s0, part
+
+    for s0, part in blockwise(block, v.shape[0], max(1, v[:1].numel()), v.device):
+        rows = out[s0 : s0 + part.shape[0]]
+        torch.maximum(rows, part, out=rows)
+    return out
 
 
 class ModuleProgram:
@@ -175,15 +196,7 @@ class ModuleProgram:
         env = {}
         for k, v in live.values.items():
             if isinstance(v, torch.Tensor):
-                out = torch.zeros((S,) + tuple(v.shape[1:]), dtype=v.dtype, device=v.device)
-                # in row blocks on CPU with one thread (as ``segments._row_blocks``): |v| of a block is a small temporary
-                P, width = v.shape[0], max(1, v[:1].numel())
-                step = max(1, (1 << 18) // width) if v.device.type == "cpu" and torch.get_num_threads() == 1 else P
-                with warnings.catch_warnings():  # index_reduce is "beta" in torch 2.x
-                    warnings.simplefilter("ignore", UserWarning)
-                    for a in range(0, P, step):
-                        out.index_reduce_(0, seg[a : a + step], v[a : a + step].abs(), "amax")
-                env[k] = out
+                env[k] = _segment_amax_abs(v, seg, S)
             else:
                 env[k] = v
         stop = self.site_step[l]
@@ -194,8 +207,9 @@ class ModuleProgram:
     def advance(self, l: int, live: Live, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Evaluate values and tangents up to site l; returns its pre-activations U and dU/dt (P, n_l)."""
         stop = self.site_step[l]
-        live.values = self._chunked("value", live.values, live.pc, stop, chunk)
-        live.tangents = self._chunked("lin", live.tangents, live.pc, stop, chunk)
+        with module_threads():
+            live.values = self._chunked("value", live.values, live.pc, stop, chunk)
+            live.tangents = self._chunked("lin", live.tangents, live.pc, stop, chunk)
         live.pc = stop
         ops = self.site_ops[l]
         return ops.pre("value", live.values[ops.input]), ops.pre("lin", live.tangents[ops.input])
@@ -252,8 +266,12 @@ class ModuleProgram:
         x, dx = live.values[ops.input], live.tangents[ops.input]
         s = self.sites[l]
         if inplace and s.relu_like and s.tensors(U.device)["pt"] is None:
-            a = torch.relu_(U)
-            da = dU.masked_fill_(codes < 2, 0.0)  # slope (codes >= 2) of ``slopes``, without a float temporary
+            def block(r0, r1):  # slope (codes >= 2) of ``slopes``, without a float temporary
+                torch.relu_(U[r0:r1])
+                dU[r0:r1].masked_fill_(codes[r0:r1] < 2, 0.0)
+
+            blockwise(block, U.shape[0], U.shape[1], U.device)
+            a, da = U, dU
         else:
             a = self.activate(l, U)
             da = self.slopes(l, codes) * dU
@@ -270,8 +288,9 @@ class ModuleProgram:
 
     def output(self, live: Live, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(self.steps)
-        v = self._chunked("value", live.values, live.pc, n, chunk)[self.output_key]
-        d = self._chunked("lin", live.tangents, live.pc, n, chunk)[self.output_key]
+        with module_threads():
+            v = self._chunked("value", live.values, live.pc, n, chunk)[self.output_key]
+            d = self._chunked("lin", live.tangents, live.pc, n, chunk)[self.output_key]
         return v.reshape(v.shape[0], -1), d.reshape(d.shape[0], -1)
 
     def abs_slope(self, V: torch.Tensor, masks: list[torch.Tensor], chunk: int) -> torch.Tensor:
@@ -350,7 +369,8 @@ class ModuleProgram:
                 probe[torch.arange(k, device=probe.device), unit[ib]] = 1.0
                 x = torch.zeros((k,) + in_shape, dtype=torch.float64, device=self.device)
                 env[st.key] = ops.post("abslin", x, probe)
-                self._run("abslin", env, i + 1, n, lambda l2, u: mask_fn(l2, ib) * u)
+                with module_threads():
+                    self._run("abslin", env, i + 1, n, lambda l2, u: mask_fn(l2, ib) * u)
                 good[ib] = env[self.output_key].reshape(k, -1).sum(1) > 0
         return good
 

@@ -33,8 +33,10 @@ each up to the site where the point appears; new rows are gathered once per site
 pre-activations are a reshape of its input, u_l is read from the gathered input, not gathered
 again); the driver's own copies of u_l and du_l are activated in place; goodness is decided by a
 forward pass of a one-hot from the crossing unit's site (``ModuleProgram.reach_units``) only where
-a slope jump with one crossing unit does not settle it; with one torch thread on CPU the
-element-wise passes run in cache-sized row blocks (``_row_blocks``).
+a slope jump with one crossing unit does not settle it; on CPU the element-wise passes (states,
+crossings, gathers, the comparison of states across points) run in cache-sized row blocks on
+worker threads, the driver's other ops on one thread and the module's ops on torch's number of
+threads (``engine.blocks``).
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ from ..line.results import _concat
 from ..tolerances import SLOPE_RTOL, SNAP_RTOL, T_MERGE, slope_noise
 from ..torch_io import input_shape_of
 from .program import InputShapeError, ModuleProgram, compile_program
+from .blocks import BLOCK_ELEMS, blockwise, driver_threads
 from .protocol import Live, insert_rows
 
 __all__ = ["lines", "line", "real_line", "partition_segments"]
@@ -92,27 +95,29 @@ def _segment_ends(X0: Any, X1: Any, input_shape: Sequence[int] | None, batched: 
     return X0, X1, shape
 
 
-def _row_blocks(n_rows: int, width: int, device: torch.device):
-    """Row ranges [a, b) covering n_rows: on CPU with one torch thread, blocks of about
-    ``_BLOCK_ELEMS`` elements (element-wise passes over small blocks stay in cache and need no
-    fresh pages for their temporaries: 2-3x faster); one range with several threads (one parallel
-    op per pass: many small parallel ops pay a thread synchronisation each, ruinous when the cores
-    are shared) and on other devices."""
-    blocked = device.type == "cpu" and torch.get_num_threads() == 1
-    step = max(1, _BLOCK_ELEMS // max(1, width)) if blocked else n_rows
-    return [(a, min(n_rows, a + step)) for a in range(0, max(n_rows, 0), max(1, step))]
+#: Elements per block of the driver's element-wise passes on CPU (``engine.blocks``).
+_BLOCK_ELEMS = BLOCK_ELEMS
 
 
-#: Elements per block of the element-wise passes on CPU (2 MiB of float64).
-_BLOCK_ELEMS = 1 << 18
+def _blockwise(fn, n_rows: int, width: int, device: torch.device) -> list:
+    """``engine.blocks.blockwise`` with the driver's block size."""
+    return blockwise(fn, n_rows, width, device, _BLOCK_ELEMS)
+
+
+def _tol_rows(ts: torch.Tensor, seg: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """Snap tolerances (per segment, ``ts`` (S, n)) of rows a..b-1: one broadcast row when they
+    are one segment's, else one row per row."""
+    return ts[int(seg[a])][None] if bool(seg[a] == seg[b - 1]) else ts[seg[a:b]]
 
 
 def _states(U, same, xi_list, tol_seg, seg, code_dtype):
     """State code of every interval (2p inside piece p, 2j+1 on breakpoint j at both ends), rows
     that start no interval get 0 (``line._interval_states``); ``tol_seg[j]`` (S, n) is the snap
-    tolerance of breakpoint j per segment, ``seg`` (P,) each row's segment."""
+    tolerance of breakpoint j per segment, ``seg`` (P,) each row's segment. In row blocks
+    (``engine.blocks``)."""
     s = torch.zeros(U.shape, dtype=code_dtype, device=U.device)
-    for a, b in _row_blocks(U.shape[0] - 1, U.shape[1], U.device):  # intervals a..b-1: rows a..b
+
+    def block(a, b):  # intervals a..b-1: rows a..b
         Ub = U[a : b + 1]
         body = s[a:b]
         m2 = Ub[:-1] + Ub[1:]
@@ -121,22 +126,25 @@ def _states(U, same, xi_list, tol_seg, seg, code_dtype):
         del m2
         body *= 2
         for j, (x, ts) in enumerate(zip(xi_list, tol_seg)):
-            snapped = (Ub - x).abs() <= ts[seg[a : b + 1]]
+            snapped = (Ub - x).abs() <= _tol_rows(ts, seg, a, b + 1)
             body.masked_fill_(snapped[:-1] & snapped[1:], 2 * j + 1)
         body.masked_fill_(~same[a:b, None], 0)
+
+    _blockwise(block, U.shape[0] - 1, U.shape[1], U.device)
     return s
 
 
 def _crossings(U, same, xi_list, tol_seg, seg, passthrough):
     """Rows k, units z, breakpoint values and interpolation parameters lam of the strict crossings
-    of a breakpoint between consecutive rows of one segment (U affine on each interval)."""
-    ks, zs, xs, lams = [], [], [], []
-    blocks = _row_blocks(U.shape[0] - 1, U.shape[1], U.device)
-    for x, ts in zip(xi_list, tol_seg):
-        for a, b in blocks:
+    of a breakpoint between consecutive rows of one segment (U affine on each interval); ordered
+    by breakpoint, then row, then unit. In row blocks (``engine.blocks``)."""
+
+    def block(a, b):  # intervals a..b-1: rows a..b
+        found = []
+        for x, ts in zip(xi_list, tol_seg):
             Ub = U[a : b + 1]
             D = Ub - x if x != 0 else Ub
-            tol = ts[seg[a : b + 1]]
+            tol = _tol_rows(ts, seg, a, b + 1)
             above, below = D > tol, D < -tol
             del tol
             mask = (above[:-1] & below[1:]) | (below[:-1] & above[1:])
@@ -146,13 +154,16 @@ def _crossings(U, same, xi_list, tol_seg, seg, passthrough):
             k, z = torch.nonzero(mask, as_tuple=True)
             if k.numel():
                 da, db = D[k, z], D[k + 1, z]
-                ks.append(k + a)
-                zs.append(z)
-                xs.append(torch.full_like(da, x))
-                lams.append(da / (da - db))
-    if not ks:
+                found.append((k + a, z, torch.full_like(da, x), da / (da - db)))
+            else:
+                found.append(None)
+        return found
+
+    per_block = _blockwise(block, U.shape[0] - 1, U.shape[1], U.device)
+    hits = [blk[j] for j in range(len(xi_list)) for blk in per_block if blk[j] is not None]
+    if not hits:
         return None
-    return torch.cat(ks), torch.cat(zs), torch.cat(xs), torch.cat(lams)
+    return tuple(torch.cat(x) for x in zip(*hits))
 
 
 def _new_points(U, t, seg, xi, tol_seg, pt):
@@ -189,21 +200,28 @@ def _new_points(U, t, seg, xi, tol_seg, pt):
 def _gather(X: torch.Tensor, ids: torch.Tensor, k: torch.Tensor, lam: torch.Tensor, interp: bool) -> torch.Tensor:
     """Rows ``ids`` of the sequence X with new rows inserted after rows k: id >= 0 is an old row,
     id = -1 - j the j-th new row (interpolated at lam[j] between rows k[j], k[j] + 1, or
-    inherited from row k[j])."""
+    inherited from row k[j]). In row blocks of the output (``engine.blocks``)."""
     old = ids >= 0
-    if bool(old.all()):
-        return X.index_select(0, ids)
-    j = (-1 - ids).clamp(min=0)
-    src = torch.where(old, ids, k[j] if k.numel() else ids)
-    out = X.index_select(0, src)
-    if interp:
-        nw = torch.nonzero(~old).reshape(-1)
-        jj = j[nw]
-        kk = k[jj]
-        lv = lam[jj].reshape((-1,) + (1,) * (X.dim() - 1)).to(X.dtype)
-        a = out.index_select(0, nw)  # = X[kk]
-        d = X.index_select(0, kk + 1).sub_(a).mul_(lv).add_(a)  # X[kk] + lv * (X[kk + 1] - X[kk])
-        out.index_copy_(0, nw, d)
+    src, j = ids, None
+    if not bool(old.all()):
+        j = (-1 - ids).clamp(min=0)
+        src = torch.where(old, ids, k[j] if k.numel() else ids)
+    interp = interp and j is not None
+    out = X.new_empty((ids.numel(),) + tuple(X.shape[1:]))
+
+    def block(a, b):
+        o = out[a:b]
+        torch.index_select(X, 0, src[a:b], out=o)
+        if interp:
+            nw = torch.nonzero(~old[a:b]).reshape(-1)
+            if nw.numel():
+                jj = j[a:b][nw]
+                kk = k[jj]
+                lv = lam[jj].reshape((-1,) + (1,) * (X.dim() - 1)).to(X.dtype)
+                x0 = o.index_select(0, nw)  # = X[kk]
+                o.index_copy_(0, nw, X.index_select(0, kk + 1).sub_(x0).mul_(lv).add_(x0))  # X[kk] + lv (X[kk + 1] - X[kk])
+
+    _blockwise(block, ids.numel(), max(1, X[:1].numel()), X.device)
     return out
 
 
@@ -366,7 +384,8 @@ def partition_segments(prog: ModuleProgram, X0: torch.Tensor, X1: torch.Tensor, 
     pts = torch.stack([X0, X1], 1).reshape((2 * S,) + prog.input_shape)
     V = (X1 - X0).repeat_interleave(2, dim=0)
     out = _Collector(prog, X0, X1, chunk_points)
-    _descend(prog, _Rows(seg, t, prog.start(pts, V), []), 0, S, chunk_points, out)
+    with driver_threads():
+        _descend(prog, _Rows(seg, t, prog.start(pts, V), []), 0, S, chunk_points, out)
     return out.result(S)
 
 
@@ -383,11 +402,20 @@ def _records(prog, seg, t, states, N_pts, dN_pts, X0, X1, chunk) -> dict[str, di
     inner = inner[iv[inner] + 1 == iv[inner + 1]]  # consecutive intervals share their middle point
     li, ri = iv[inner], iv[inner + 1]
     rec = []
+    # the left rows of the pairs (li is increasing and ri = li + 1) and each one's pair index
+    left = torch.zeros(max(t.numel() - 1, 0), dtype=torch.bool, device=dev)
+    left[li] = True
+    pair_of = torch.cumsum(left.long(), 0) - 1
     for l, s in enumerate(states):
-        sl, sr = s[li], s[ri]
-        p, z = torch.nonzero(sl != sr, as_tuple=True)
-        if p.numel():
-            a, c = sl[p, z].long(), sr[p, z].long()
+        def changed(a, b, s=s):  # rows r in a..b-1 that are left rows, units whose state differs at r + 1
+            r, z = torch.nonzero((s[a:b] != s[a + 1 : b + 1]) & left[a:b, None], as_tuple=True)
+            return r + a, z
+
+        found = _blockwise(changed, left.numel(), s.shape[1], dev)
+        r, z = (torch.cat(x) for x in zip(*found)) if found else (torch.zeros(0, dtype=torch.long, device=dev),) * 2
+        if r.numel():
+            p = pair_of[r]
+            a, c = s[r, z].long(), s[r + 1, z].long()
             bp = torch.where(a % 2 == 1, (a - 1) // 2, torch.where(c % 2 == 1, (c - 1) // 2, torch.minimum(a, c) // 2))
             rec.append((p, torch.full_like(p, l), z, bp))
     if rec:
@@ -425,8 +453,14 @@ def _records(prog, seg, t, states, N_pts, dN_pts, X0, X1, chunk) -> dict[str, di
             rl, rr = li[er], ri[er]
 
             def mask_fn(l2, idx):
-                s2 = states[l2]
-                return (prog.opens(l2, s2[rl[idx]]) | prog.opens(l2, s2[rr[idx]])).to(torch.float64)
+                s2, il, ir = states[l2], rl[idx], rr[idx]
+                mask = torch.empty((idx.numel(), s2.shape[1]), dtype=torch.float64, device=dev)
+
+                def block(a, b):  # 1.0 where open on either side
+                    mask[a:b] = prog.opens(l2, s2[il[a:b]]) | prog.opens(l2, s2[ir[a:b]])
+
+                _blockwise(block, idx.numel(), s2.shape[1], dev)
+                return mask
 
             good[ent] = prog.reach_units(layer[ent], unit[ent], mask_fn, chunk)
     pts = li[kept] + 1

@@ -22,6 +22,7 @@ from ..activations import PiecewiseLinear, relu
 from ..network import ARGMAX, NEURON
 from ..torch_io import _module_kinds, activation_from_module, input_shape_of
 from .program import Fn, ModuleProgram, Ref, SiteOps, Step, _abs_const, _is_abs, _is_lin, _lookup, _zero_const
+from .blocks import blockwise
 from .protocol import Site
 
 __all__ = ["compile_program", "InputShapeError"]
@@ -32,6 +33,16 @@ _DIV = {operator.truediv, operator.itruediv, torch.div, torch.true_divide}
 _INPLACE = {operator.iadd: operator.add, operator.isub: operator.sub, operator.imul: operator.mul,
             operator.itruediv: operator.truediv}
 
+
+
+def _rows_blockwise(op, x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """``op(x, out)`` (a row-wise op writing (rows,) + shape into ``out``) over row blocks of x
+    (``engine.blocks``); one call where autograd records x (``reach``'s backward pass)."""
+    out = x.new_empty((x.shape[0],) + tuple(shape))
+    if torch.is_grad_enabled() and x.requires_grad:
+        return op(x, None)
+    blockwise(lambda a, b: op(x[a:b], out[a:b]), x.shape[0], max(1, out[:1].numel()), x.device)
+    return out
 
 class InputShapeError(ValueError):
     """Inputs whose shape does not match the module."""
@@ -289,7 +300,8 @@ class _Builder:
         def cand(mode, a, k):
             flat = prep(mode, a, k)
             flat = flat.reshape(flat.shape[0], -1)
-            c = flat.index_select(1, wflat).reshape((flat.shape[0],) + tuple(widx.shape))  # flat[:, widx]
+            c = _rows_blockwise(lambda x, out: torch.index_select(x, 1, wflat, out=out), flat, (wflat.numel(),))
+            c = c.reshape((flat.shape[0],) + tuple(widx.shape))  # flat[:, widx]
             if vmask is not None:
                 c = c * vmask
             return c * sgn if (negate and not _is_abs(mode)) else c
@@ -304,8 +316,10 @@ class _Builder:
 
             def pre(mode, c, rt=rt, jt=jt, full=full):
                 if full:
-                    A, B = c[:, :, 0::2], c[:, :, 1::2]
-                    return (A + B if _is_abs(mode) else A - B).reshape(c.shape[0], -1)
+                    op = torch.add if _is_abs(mode) else torch.sub
+                    d = _rows_blockwise(lambda x, out: op(x[:, :, 0::2], x[:, :, 1::2], out=out), c,
+                                        (c.shape[1], c.shape[2] // 2))
+                    return d.reshape(c.shape[0], -1)
                 A, B = c[:, rt, 2 * jt], c[:, rt, 2 * jt + 1]
                 return A + B if _is_abs(mode) else A - B
 
