@@ -40,7 +40,8 @@ from _floor import plain_forward  # this folder
 from linregions.data import mnist
 from linregions.laws import Normal, random_mlp
 from linregions.local_complexity import local_complexity, probe_directions
-from linregions.local_complexity.star import one_blas_thread, star_certificate
+from linregions._kernels_line import one_blas_thread
+from linregions.local_complexity.star import star_certificate
 
 LC = __import__("sys").modules["linregions.local_complexity"]  # the module (the package re-exports the function)
 ROWS = {"density": ("density",), "probes": ("probes",), "proxy": ("proxy",), "all": ("density", "probes", "proxy")}

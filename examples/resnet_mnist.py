@@ -44,6 +44,9 @@ def padded(images: np.ndarray) -> torch.Tensor:
     return F.pad(x, (2, 2, 2, 2))
 
 
+STAGES = ("stem", "layer1", "layer2", "layer3", "layer4")
+
+
 def stage(site_name: str) -> str:
     """The ResNet stage an activation site belongs to (fx node names: 'relu', 'layer2_1_relu_1', ...)."""
     return site_name.split("_")[0] if site_name.startswith("layer") else "stem"
@@ -55,7 +58,7 @@ def per_stage(model, X0: torch.Tensor, X1: torch.Tensor, chunk_points: int) -> d
     batch = lines(prog, X0.double(), X1.double(), chunk_points=chunk_points)
     elapsed = time.perf_counter() - t0
     names = [stage(s.name) for s in prog.sites]
-    counts = {k: 0 for k in ("stem", "layer1", "layer2", "layer3", "layer4")}
+    counts = dict.fromkeys(STAGES, 0)
     for l in batch.layer:
         counts[names[l]] += 1
     S = len(batch)
@@ -64,9 +67,6 @@ def per_stage(model, X0: torch.Tensor, X1: torch.Tensor, chunk_points: int) -> d
     out["linear regions"] = float(batch.num_regions("linear").mean())
     out["seconds/segment"] = elapsed / S
     return out
-
-
-STAGES = ("stem", "layer1", "layer2", "layer3", "layer4")
 
 
 def plane_window(model, images: torch.Tensor, side: float):
@@ -192,7 +192,7 @@ def main() -> None:
         plane_report(model, three, a.window, names, out, "trained",
                      f"{model_name}, after one epoch on MNIST (test accuracy {acc:.3f})")
 
-    print(f"ResNet-18 layout, widths {a.width}-{8 * a.width}, CIFAR stem, MNIST padded to 32x32; "
+    print(f"{model_name}, CIFAR stem, MNIST padded to 32x32; "
           f"one epoch on {Xtr.shape[0]} images took {train_s:.0f} s; {a.segments} segments between test digits d -> d+1")
     keys = list(rows["initialisation"])
     print(f"| {'per segment':<20} | {'initialisation':>15} | {'after one epoch':>15} |")

@@ -673,11 +673,10 @@ def _finish(t, codes, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nz
         tk[m] = t[p]
         c0 = c
         lmin = d
+        C0, C1 = codes[p - 1], codes[p]
         for l in range(d):
-            r0, r1 = rm[l, p - 1], rm[l, p]
-            if r0 == r1:
+            if rm[l, p - 1] == rm[l, p]:
                 continue
-            C0, C1 = codes[p - 1], codes[p]
             for zz in range(code_off[l], code_off[l + 1]):
                 a, b = np.int64(C0[zz]), np.int64(C1[zz])
                 if a != b:
@@ -690,7 +689,6 @@ def _finish(t, codes, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nz
         # reachability of the output from each layer >= lmin through open neurons (_reachability);
         # after a layer whose weights have no zero it is one value for all units (any open unit
         # that reaches: the scan stops at the first)
-        C0, C1 = codes[p - 1], codes[p]
         for l in range(d - 1, lmin, -1):
             o, o1 = code_off[l], code_off[l - 1]
             if nzall[l]:
@@ -757,15 +755,6 @@ def _gather_codes(Cs, rm, code_off, P):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _finite(N, dN):  # pragma: no cover - compiled
-    for i in range(N.shape[0]):
-        for j in range(N.shape[1]):
-            if not (abs(N[i, j]) < np.inf and abs(dN[i, j]) < np.inf):
-                return False
-    return True
-
-
-@njit(cache=True, nogil=True)
 def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf, clipf,
                   code_off, blas, reluf, opens, reach_out, nzall, c_bound, snap_rtol, t_merge, close_factor,
                   slope_rtol):  # pragma: no cover - compiled
@@ -799,7 +788,7 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
             return (np.zeros(0), np.zeros((4, 0), np.int64), np.zeros(0, np.bool_), np.zeros((0, 2 * n_out)), cnt,
                     np.zeros(0), np.zeros(0, np.int64), np.zeros((0, n_out)), np.zeros((0, ntot), np.int16), i, bad,
                     bad_out)
-        if bad_out < 0 and not _finite(N, dN):
+        if bad_out < 0 and not _all_finite(N, dN):
             bad_out = i
         tk, rec, good, sl, ui, dlr, clr = _finish(
             t, _gather_codes(Cs, rm, code_off, t.size), rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall,

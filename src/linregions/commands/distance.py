@@ -82,8 +82,6 @@ def _text(kind: str, s: dict, n_inputs: int) -> str:
 def _run_module(args: argparse.Namespace, loaded) -> int:
     """Distances for a torch module, with its own ops (``lr.distance_to_boundary`` on its program,
     compiled once on the device)."""
-    from ..network import NEURON
-
     module, shape, prog = loaded
     if args.points:
         X = load_samples(args.points, shape, "--points")
@@ -98,7 +96,7 @@ def _run_module(args: argparse.Namespace, loaded) -> int:
         raise ValueError(f"--kind {args.kind}: the exact distance to B_N on a module is searched only for inputs of at most "
                          f"{LINEAR_MODULE_MAX_INPUTS} coordinates, --input-shape {args.input_shape} has "
                          f"{int(np.prod(shape))}; use --kind activation (a lower bound of it)")
-    neurons = sum(s.n for s in prog.sites if s.kind == NEURON)
+    neurons = prog.num_neurons
     summary: dict = {"network": repr(prog), "input_shape": list(shape), "num_neurons": neurons, "inputs": int(X.shape[0])}
     out = [f"{prog}, {X.shape[0]} input(s)"]
     for kind in kinds:

@@ -64,12 +64,11 @@ def _run_module(args: argparse.Namespace, loaded) -> int:
     """The segments through a torch module, run by the torch-native engine (``lr.lines`` on the
     module, here on its program compiled once)."""
     from ..engine import lines as module_lines
-    from ..network import NEURON
 
     shape, prog = loaded.shape, loaded.program
     X0, X1 = _segments(args, int(np.prod(shape)), np.random.default_rng(args.seed + 1), shape)
     batch = module_lines(prog, X0, X1, input_shape=shape, progress=show_progress(args))
-    neurons = sum(s.n for s in prog.sites if s.kind == NEURON)
+    neurons = prog.num_neurons
     return _report(args, batch, f"{prog}", neurons,
                    {"network": repr(prog), "input_shape": list(shape), "num_neurons": neurons, "num_units": prog.num_units})
 

@@ -130,11 +130,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"the inputs have {X.shape[1]} coordinates but the network has {net.n_in} inputs")
         model, shape, name, neurons = net, None, repr(net), net.num_neurons
     else:
-        from ..network import NEURON
-
         X = _inputs(args, int(np.prod(loaded.shape)), loaded.shape)
         model, shape, name = loaded.module, loaded.shape, repr(loaded.program)
-        neurons = sum(s.n for s in loaded.program.sites if s.kind == NEURON)
+        neurons = loaded.program.num_neurons
     if law is not None:
         cols = cols + ("theory",)
     df = local_complexity(model, X, radii, n_chords=args.chords, n_probes=args.probes, columns=cols, bias_law=law,

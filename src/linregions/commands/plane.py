@@ -148,10 +148,8 @@ def run(args: argparse.Namespace) -> int:
     device = check_device(args.device)  # before the model is loaded: one line, no traceback
     loaded = module_from_args(args, device)
     if loaded is not None:
-        from ..network import NEURON
-
         prog = loaded.program
-        name, neurons = repr(prog), sum(s.n for s in prog.sites if s.kind == NEURON)
+        name, neurons = repr(prog), prog.num_neurons
         part, labels, seconds = _partition_module(args, loaded.module, loaded.shape, device)
     else:
         if args.device is not None:

@@ -135,14 +135,18 @@ class ModuleProgram:
         self.last_use = last
 
     def __repr__(self) -> str:
-        nn_ = sum(s.n for s in self.sites if s.kind == NEURON)
         na = sum(s.n for s in self.sites if s.kind == ARGMAX)
         return (f"ModuleProgram(input={self.input_shape}, output={self.output_shape}, sites={len(self.sites)}, "
-                f"neurons={nn_}, argmax_units={na})")
+                f"neurons={self.num_neurons}, argmax_units={na})")
 
     @property
     def num_units(self) -> int:
         return sum(s.n for s in self.sites)
+
+    @property
+    def num_neurons(self) -> int:
+        """Units of the activation sites that are neurons (not max-pool argmax units), as ``Network.num_neurons``."""
+        return sum(s.n for s in self.sites if s.kind == NEURON)
 
     def unit_name(self, site: int, unit: int) -> str:
         """Readable name of a unit, e.g. ``'relu_1[17]'`` (for an argmax unit: ``'max_pool2d[5]'``, the

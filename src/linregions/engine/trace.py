@@ -34,15 +34,15 @@ _INPLACE = {operator.iadd: operator.add, operator.isub: operator.sub, operator.i
             operator.itruediv: operator.truediv}
 
 
-
 def _rows_blockwise(op, x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     """``op(x, out)`` (a row-wise op writing (rows,) + shape into ``out``) over row blocks of x
     (``engine.blocks``); one call where autograd records x (``reach``'s backward pass)."""
-    out = x.new_empty((x.shape[0],) + tuple(shape))
     if torch.is_grad_enabled() and x.requires_grad:
         return op(x, None)
+    out = x.new_empty((x.shape[0],) + tuple(shape))
     blockwise(lambda a, b: op(x[a:b], out[a:b]), x.shape[0], max(1, out[:1].numel()), x.device)
     return out
+
 
 class InputShapeError(ValueError):
     """Inputs whose shape does not match the module."""

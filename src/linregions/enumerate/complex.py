@@ -263,25 +263,27 @@ def _close_snaps(U: np.ndarray, xi: np.ndarray, tol: np.ndarray, sw: np.ndarray)
     return close, erased
 
 
-def _layer_codes(net: Network, l: int, u: np.ndarray, scale: np.ndarray, qnz: np.ndarray):
-    """State codes, tight and open masks of hidden layer l at pre-activations u (k, n_l): the
-    encoding of ``line._states`` (2p inside piece p, 2j + 1 on breakpoint j within its snap
-    tolerance, with the box's layer ``scale`` from ``_split_all``: the same tolerance as the
-    cuts), non-switching units 0; tight: a switching unit on a breakpoint; open: ``line._open``
-    (compiled, ``states.layer_states``)."""
-    W, b, xi = net.weights[l], net.biases[l], net.activations[l].breakpoints
-    tol = SNAP_RTOL * snap_scale(W, b, scale, xi)
-    return states.layer_states(
-        np.ascontiguousarray(u, dtype=np.float64), np.ascontiguousarray(xi, dtype=np.float64),
-        np.ascontiguousarray(tol, dtype=np.float64), np.ascontiguousarray(net.switching(l)), qnz,
-    )
+def _layer_args(net: Network, scales: list[np.ndarray]) -> list[tuple]:
+    """Per hidden layer, the arguments of ``states.layer_states`` after the pre-activations:
+    breakpoints, snap tolerances (with the box's layer scales from ``_split_all``: the same
+    tolerance as the cuts), switching units and non-zero slopes (``states.slope_nonzero``).
+    Computed once per box, not per chunk of points."""
+    args = []
+    for l in range(net.depth):
+        W, b, xi = net.weights[l], net.biases[l], net.activations[l].breakpoints
+        tol = SNAP_RTOL * snap_scale(W, b, scales[l], xi)
+        args.append((np.ascontiguousarray(xi, dtype=np.float64), np.ascontiguousarray(tol, dtype=np.float64),
+                     np.ascontiguousarray(net.switching(l)), states.slope_nonzero(net, l)))
+    return args
 
 
-def _states_and_slopes(net: Network, X: np.ndarray, scales: list[np.ndarray], qnz: list[np.ndarray]):
-    """At points X (k, n) of the box: per hidden layer the state codes (``_layer_codes``), the
-    output N(X), and the output's Jacobian J (k, n_out, n) from the pieces at X (on a
-    breakpoint: the right piece) and |J| = |W_d| |J_{d-1}|, the summands of the last product
-    (the rounding scale of ``tolerances.slope_noise``)."""
+def _states_and_slopes(net: Network, X: np.ndarray, layer_args: list[tuple]):
+    """At points X (k, n) of the box: per hidden layer the state codes (the encoding of
+    ``line._states``: 2p inside piece p, 2j + 1 on breakpoint j within its snap tolerance,
+    non-switching units 0; compiled, ``states.layer_states`` with ``layer_args`` from
+    ``_layer_args``), the output N(X), and the output's Jacobian J (k, n_out, n) from the pieces
+    at X (on a breakpoint: the right piece) and |J| = |W_d| |J_{d-1}|, the summands of the last
+    product (the rounding scale of ``tolerances.slope_noise``)."""
     a = X
     k, n = X.shape
     # Jacobians kept as (units, k * n) so that each layer is one matrix product
@@ -290,7 +292,7 @@ def _states_and_slopes(net: Network, X: np.ndarray, scales: list[np.ndarray], qn
     for l in range(net.depth):
         W, b = net.weights[l], net.biases[l]
         u = a @ W.T + b
-        s = _layer_codes(net, l, u, scales[l], qnz[l])[0]
+        s = states.layer_states(np.ascontiguousarray(u, dtype=np.float64), *layer_args[l])[0]
         states_.append(s)
         q = np.repeat(np.asarray(net.slope(l, s // 2), dtype=np.float64).T, n, axis=1)  # (n_l, k n)
         J = q * (W @ J)
@@ -427,8 +429,8 @@ def complex_in_box(
     face_on_box = np.concatenate([f_onbox, v_onbox])
 
     # states, slopes and goodness
-    qnz = [states.slope_nonzero(net, l) for l in range(net.depth)]
-    parts = [_states_and_slopes(net, region_centroid[c0 : c0 + _CHUNK], scales, qnz) for c0 in range(0, R, _CHUNK)]
+    layer_args = _layer_args(net, scales)
+    parts = [_states_and_slopes(net, region_centroid[c0 : c0 + _CHUNK], layer_args) for c0 in range(0, R, _CHUNK)]
     region_states = [np.concatenate([p[0][l] for p in parts]) for l in range(net.depth)]
     N_c, J, Jabs = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 3))
     region_intercepts = N_c - np.einsum("roi,ri->ro", J, region_centroid)

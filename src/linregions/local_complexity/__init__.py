@@ -74,11 +74,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from .._kernels_line import one_blas_thread
 from ..line import LineBatch, lines
 from ..network import Network, _as_matrix
 from ..tolerances import T_MERGE
 from .probes import _star, probe_directions, published_proxy  # noqa: F401 (re-exported)
-from .star import StarCertificate, one_blas_thread, original_units, proxy_from_crossings, star_certificate, tail_network
+from .star import StarCertificate, original_units, proxy_from_crossings, star_certificate, tail_network
 
 if TYPE_CHECKING:  # pandas and scipy (crofton) load on first use: ``import linregions`` stays light
     import pandas as pd

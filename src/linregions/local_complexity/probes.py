@@ -39,9 +39,9 @@ def probe_directions(n_in: int, n_probes: int | None = None, seed: int | np.rand
         raise ValueError(f"n_probes must be an integer in 1..{n_in} (the input dimension), got {n_probes!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     G = rng.normal(size=(n_in, P))
-    from threadpoolctl import threadpool_limits
+    from .._kernels_line import one_blas_thread
 
-    with threadpool_limits(1, user_api="blas"):  # the same matrix whatever the BLAS threads (and no thread contention)
+    with one_blas_thread():  # the same matrix whatever the BLAS threads (and no thread contention)
         Q, R = np.linalg.qr(G)
     Q = Q * np.sign(np.diagonal(R))[None, :]  # Haar measure (sign fix of the QR factor)
     return np.ascontiguousarray(Q.T)

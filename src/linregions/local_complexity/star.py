@@ -83,18 +83,10 @@ class StarCertificate:
     stars: dict
 
 
-def one_blas_thread():
-    """Context: BLAS on one thread. The products here are small (a few rows, or one sample's
-    probes); extra BLAS threads only wait for each other, badly so on a loaded machine."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1, user_api="blas")
-
-
 def star_certificate(net: Network, X: np.ndarray, r: float, Q: np.ndarray, us: list | None = None) -> StarCertificate:
     """The star certificate and compact networks of the diameters [x - r q_i, x + r q_i] of each
     row x of ``X`` (module docstring). ``us``: ``net.pre_activations(X)`` when already computed.
-    Call it under ``one_blas_thread`` (``local_complexity`` does)."""
+    Call it under ``_kernels_line.one_blas_thread`` (``local_complexity`` does): the products are small."""
     m, d = X.shape[0], net.depth
     us = net.pre_activations(X) if us is None else us
     gaps, dist, a = [], [], X
