@@ -126,3 +126,38 @@ def test_one_blas_thread_is_scoped():
 
 def test_short_points_constant_is_the_kernels():
     assert _kernels_line.SHORT_POINTS == nb.SHORT_POINTS
+
+
+def test_segment_ends_is_the_numpy_check():
+    """The compiled pass of ``_check_segments`` against numpy: the largest |x| (NaN wherever an end
+    is NaN, in any position) and the first zero-length segment."""
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        S, n = int(rng.integers(1, 6)), int(rng.integers(1, 5))
+        X0, X1 = rng.normal(size=(S, n)) * 10.0 ** rng.integers(-3, 4), rng.normal(size=(S, n))
+        for X in (X0, X1):
+            if rng.random() < 0.3:
+                X[rng.integers(S), rng.integers(n)] = rng.choice([np.nan, np.inf, -np.inf])
+        if rng.random() < 0.4:  # a zero-length segment
+            k = int(rng.integers(S))
+            X1[k] = X0[k]
+        big, zero = nb.segment_ends(X0, X1)
+        with np.errstate(invalid="ignore"):
+            expect = np.abs(np.concatenate([X0, X1])).max()
+            same = np.nonzero(np.all(X0 == X1, axis=1))[0]
+        assert (np.isnan(big) and np.isnan(expect)) or big == expect, (trial, big, expect)
+        assert zero == (int(same[0]) if same.size else -1), trial
+
+
+@pytest.mark.parametrize("N", [1, 3, nb.DROP_MIN_OUT - 1, nb.DROP_MIN_OUT, 40])
+def test_mm2_narrow_and_wide_products(N):
+    """``_mm2`` with BLAS, on products narrower than ``DROP_MIN_OUT`` (dead columns kept) and wider
+    (dead columns left out): numpy's product to rounding."""
+    rng = np.random.default_rng(N)
+    P, K = 40, 64
+    AA = rng.normal(size=(2 * P, K))
+    AA[:, rng.random(K) < 0.5] = 0.0
+    WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
+    U, dU = nb._mm2(AA, P, WT, b, True)
+    np.testing.assert_allclose(U, AA[:P] @ WT + b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dU, AA[P:] @ WT, rtol=1e-12, atol=1e-12)

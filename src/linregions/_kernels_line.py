@@ -23,8 +23,10 @@ import numpy as np
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
 #: Products with at most this many weights (n_prev * n) use the compiled row-wise kernel; larger
-#: ones call BLAS once per segment (a block of rows that is the same in every batch).
-SMALL_LAYER = 160 * 160
+#: ones call BLAS once per segment (a block of rows that is the same in every batch). Zero: on one
+#: BLAS thread (``one_blas_thread``) BLAS beat the row-wise kernel on every size measured, from
+#: 8 x 8 to 256 x 256 and on narrow output layers (``benchmarks/line.py``, issue 15).
+SMALL_LAYER = 0
 
 #: Segments with at most this many points at a layer get the row-wise kernel on large layers too
 #: (the value of ``_kernels_line_nb.SHORT_POINTS``, repeated here so that reading it needs no numba).
@@ -88,17 +90,34 @@ def _blas_controller():
 
 class one_blas_thread:
     """Context: the compiled kernels' BLAS (per-segment products of a few hundred rows) runs on one
-    thread, then the previous setting is restored (threadpoolctl). Threads do not pay off on
-    products this small, and on a loaded machine waiting threads made them several times slower
-    (issue 15). The setting is process-wide while the context is open."""
+    thread, then the previous setting is restored. Threads do not pay off on products this small,
+    and on a loaded machine waiting threads made them several times slower (issue 15). The setting
+    is process-wide while the context is open. The libraries' own get/set calls (threadpoolctl's
+    controllers, found once) cost about a microsecond, so a single ``line`` call can afford it."""
 
     def __enter__(self):
-        self._limiter = _blas_controller().limit(limits=1, user_api="blas")
+        libs = _blas_libs()
+        self._saved = [lib.get_num_threads() for lib in libs]
+        for lib, n in zip(libs, self._saved):
+            if n != 1:
+                lib.set_num_threads(1)
         return self
 
     def __exit__(self, *exc):
-        self._limiter.restore_original_limits()
+        for lib, n in zip(_blas_libs(), self._saved):
+            if n != 1:
+                lib.set_num_threads(n)
         return False
+
+
+_LIBS: list = []
+
+
+def _blas_libs() -> list:
+    """threadpoolctl's controllers of the loaded BLAS libraries (of ``_blas_controller``), found once."""
+    if not _LIBS:
+        _LIBS.append([lib for lib in _blas_controller().lib_controllers if lib.user_api == "blas"])
+    return _LIBS[0]
 
 
 def segments_line(*args):
@@ -111,6 +130,18 @@ def segments_line(*args):
     return kernel(*args)
 
 
+def segment_ends(X0: np.ndarray, X1: np.ndarray) -> tuple[float, int]:
+    """The largest |x| over segment ends (NaN if one is NaN) and the first segment with
+    x0 == x1 (-1: none): ``_kernels_line_nb.segment_ends``, numpy without numba."""
+    if HAVE_NUMBA:
+        from ._kernels_line_nb import segment_ends as kernel
+
+        return kernel(X0, X1)
+    big = max(float(np.abs(X0).max(initial=0.0)), float(np.abs(X1).max(initial=0.0)))
+    zero = np.nonzero(np.all(X0 == X1, axis=1))[0]
+    return big, int(zero[0]) if zero.size else -1
+
+
 def interval_states(*args):
     """``_kernels_line_nb.interval_states`` (one compiled pass of ``line.core._interval_states``)."""
     from ._kernels_line_nb import interval_states as kernel
@@ -120,4 +151,4 @@ def interval_states(*args):
     return kernel(*args)
 
 
-__all__ = ["HAVE_NUMBA", "SMALL_LAYER", "SHORT_POINTS", "one_blas_thread", "rows_matmul", "layer_products", "segments_line", "interval_states"]
+__all__ = ["HAVE_NUMBA", "SMALL_LAYER", "SHORT_POINTS", "one_blas_thread", "rows_matmul", "layer_products", "segments_line", "segment_ends", "interval_states"]

@@ -76,6 +76,29 @@ def _rowwise_tol(A, WT, b, P, amax):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def segment_ends(X0, X1):  # pragma: no cover - compiled
+    """One pass over segment ends (S, n): the largest |x| (NaN if some end is NaN) and the first
+    segment with x0 == x1 (-1: none), for ``line.core._check_segments``."""
+    big = 0.0
+    for i in range(X0.shape[0]):
+        for k in range(X0.shape[1]):
+            a, b = abs(X0[i, k]), abs(X1[i, k])
+            if a > big or a != a:  # a NaN stays: nothing compares above it
+                big = a
+            if b > big or b != b:
+                big = b
+    for i in range(X0.shape[0]):
+        same = True
+        for k in range(X0.shape[1]):
+            if X0[i, k] != X1[i, k]:
+                same = False
+                break
+        if same:
+            return big, i
+    return big, -1
+
+
+@njit(cache=True, nogil=True)
 def interval_states(U, same, xi, tolb, sw, snap_rtol, close_factor):  # pragma: no cover - compiled
     """``linregions.line.core._interval_states`` in one pass (same decisions): state codes of the
     intervals and, per row, the close snap decisions and the snaps beyond rounding noise."""
@@ -201,20 +224,31 @@ def blocks_mm2(A, dA, WT, b, starts, blas):  # pragma: no cover - compiled
     return U, dU
 
 
+#: Columns of a segment's rows that are zero on every row are left out of its BLAS product only
+#: when the product has at least this many outputs: on narrower products (output layers) finding
+#: and copying them costs more than the product saves.
+DROP_MIN_OUT = 16
+
+
 @njit(cache=True, nogil=True)
 def _mm2(AA, P, WT, b, blas):  # pragma: no cover - compiled
     """(A @ WT + b, dA @ WT) for AA = [A; dA] (2P rows of one segment) in one product; the two
     results are row blocks of one array (no copies). With BLAS, columns of AA that are zero on
     every row (units off on the whole segment, e.g. ReLU) are left out of the product when that
-    saves at least a tenth of it: the result depends only on the segment's own rows."""
+    saves at least a tenth of it and the product has at least ``DROP_MIN_OUT`` outputs: the
+    result depends only on the segment's own rows."""
     if not blas or P <= SHORT_POINTS:  # b first, then the products in order (rows_matmul exactly)
         R = _rowwise_matmul2(AA, WT, b, P)
         return R[:P], R[P:]
     M, K = AA.shape
-    live = np.zeros(K, np.bool_)
-    for i in range(M):
-        for k in range(K):
-            live[k] |= AA[i, k] != 0.0
+    N = WT.shape[1]
+    live = np.ones(K, np.bool_)
+    if N >= DROP_MIN_OUT:
+        live[:] = False
+        for i in range(M):
+            Ai = AA[i]
+            for k in range(K):
+                live[k] |= Ai[k] != 0.0
     cols = np.nonzero(live)[0]
     if cols.size < 0.9 * K:
         A2 = np.empty((M, cols.size))
@@ -454,12 +488,41 @@ def _states_close(U, xi, tol, hi, sw, allsw, close_factor):  # pragma: no cover 
 
 
 @njit(cache=True, nogil=True)
+def _row_diffs(C):  # pragma: no cover - compiled
+    """The units whose state code differs between interval rows r - 1 and r of one layer's codes
+    ``C`` (rows 0..R-2 are intervals, the last row is not), as CSR: ``du[dp[r]:dp[r + 1]]`` in
+    increasing order (empty for r = 0 and the last row). Two consecutive final intervals lie in
+    the same row of a layer or in consecutive rows (later layers only split intervals), so these
+    are all the comparisons the crossings pass needs, made once per layer."""
+    R, n = C.shape
+    dp = np.zeros(R + 1, np.int64)
+    for r in range(1, R - 1):
+        C0, C1 = C[r - 1], C[r]
+        c = 0
+        for z in range(n):
+            c += C0[z] != C1[z]
+        dp[r + 1] = dp[r] + c
+    dp[R] = dp[R - 1]  # R >= 2: a segment has two ends
+    du = np.empty(dp[R], np.int64)
+    for r in range(1, R - 1):
+        if dp[r + 1] > dp[r]:
+            C0, C1 = C[r - 1], C[r]
+            k = dp[r]
+            for z in range(n):
+                if C0[z] != C1[z]:
+                    du[k] = z
+                    k += 1
+    return dp, du
+
+
+@njit(cache=True, nogil=True)
 def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off,
                 swf, ptf, clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
     """The layer loop of ``linregions.line._partition_chunk`` for one segment, compiled (same
     algorithm, same tolerances; see there). Returns t (P,), the state codes of each layer as
-    computed (``Cs[l]``, on the intervals of that time) with the row map ``rm`` (d, P): interval i
-    of the final points lies in row ``rm[l, i]`` of ``Cs[l]``; N at the points, dN/dt on the
+    computed (``Cs[l]``, on the intervals of that time), the units whose code differs between
+    consecutive rows of ``Cs[l]`` (``_row_diffs``: ``Dp[l]``, ``Du[l]``), the row map ``rm`` (d, P):
+    interval i of the final points lies in row ``rm[l, i]`` of ``Cs[l]``; N at the points, dN/dt on the
     intervals (row i: [t_i, t_{i+1}]), the close/erased decision counts, the t of close
     decisions, and the index of a layer whose values overflowed (-1: none). The parameters come
     flat (one compiled signature for every depth): layer l's W^T is ``Wf[w_off[l]:w_off[l + 1]]``
@@ -481,6 +544,8 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
     dU = np.empty((2, n0))
     dU[0], dU[1] = R0[2], R0[2]
     Cs = [np.zeros((0, 0), np.int16) for _ in range(0)]
+    Dp = [np.zeros(0, np.int64) for _ in range(0)]
+    Du = [np.zeros(0, np.int64) for _ in range(0)]
     rm = np.zeros((d, 2), np.int64)
     n_close = 0
     n_erased = 0
@@ -580,6 +645,9 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
         n_close += c_close
         n_erased += c_erased
         Cs.append(C)
+        dp, du = _row_diffs(C)
+        Dp.append(dp)
+        Du.append(du)
         for i in range(P):
             rm[l, i] = i
     P = t.size
@@ -588,11 +656,11 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
     for i in range(len(sus)):
         sus_a[i] = sus[i]
     if bad >= 0:
-        return t, Cs, rm, np.zeros((P, n_out)), np.zeros((P, n_out)), n_close, n_erased, sus_a, bad
+        return t, Cs, Dp, Du, rm, np.zeros((P, n_out)), np.zeros((P, n_out)), n_close, n_erased, sus_a, bad
     AA, amax = _act_tangent(U, dU, Cs[d - 1], xif[xi_off[d - 1]:xi_off[d]], _Q(qf, q_off, dims, d - 1),
                             _Q(phif, phi_off, dims, d - 1), ptf[code_off[d - 1]:code_off[d]], clipf[d - 1], reluf[d - 1])
     N, dN = _mm2(AA, P, _W(Wf, w_off, dims, d), bf[b_off[d]:b_off[d + 1]], blas[d])
-    return t, Cs, rm, N, dN, n_close, n_erased, sus_a, bad
+    return t, Cs, Dp, Du, rm, N, dN, n_close, n_erased, sus_a, bad
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -617,7 +685,7 @@ JUMP_MARGIN = 1e-9
 
 
 @njit(cache=True, nogil=True)
-def _finish(t, codes, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall, bound, slope_rtol,
+def _finish(t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall, bound, slope_rtol,
             close_factor):  # pragma: no cover - compiled
     """The crossings of one segment from its layer loop (``line.core._partition_chunk`` after the
     layers: ``_records``, ``_goodness``, the clear cases of ``_slope_jumps``, the kept points and
@@ -627,8 +695,9 @@ def _finish(t, codes, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nz
     slopes and intercepts of the intervals that start at 0 or at a kept point, and the points
     whose slope jump is not certain above ``max(CLOSE_FACTOR SLOPE_RTOL (|dl| + |dr|), bound)``
     (``JUMP_MARGIN``): their index, the slopes on both sides and the codes of both intervals, for
-    the exact numpy decision. Only layers whose row map differs across a point are compared (the
-    others have one source row: the same codes)."""
+    the exact numpy decision. Only layers whose row map differs across a point have units whose
+    code differs there (the others have one source row); those units are read off the layer's
+    row differences (``_row_diffs``), so no code is compared here."""
     P = t.size
     d = rm.shape[0]
     n_out = N.shape[1]
@@ -639,11 +708,9 @@ def _finish(t, codes, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nz
     for p in range(1, P - 1):
         c = 0
         for l in range(d):
-            r0, r1 = rm[l, p - 1], rm[l, p]
-            if r0 != r1:
-                C0, C1 = codes[p - 1], codes[p]
-                for z in range(code_off[l], code_off[l + 1]):
-                    c += C0[z] != C1[z]
+            r1 = rm[l, p]
+            if rm[l, p - 1] != r1:
+                c += Dp[l][r1 + 1] - Dp[l][r1]
         cnt[p] = c
         if c > 0:
             M += 1
@@ -673,36 +740,38 @@ def _finish(t, codes, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nz
         tk[m] = t[p]
         c0 = c
         lmin = d
-        C0, C1 = codes[p - 1], codes[p]
         for l in range(d):
-            if rm[l, p - 1] == rm[l, p]:
+            r0, r1 = rm[l, p - 1], rm[l, p]
+            if r0 == r1:
                 continue
-            for zz in range(code_off[l], code_off[l + 1]):
-                a, b = np.int64(C0[zz]), np.int64(C1[zz])
-                if a != b:
-                    cp[c] = m
-                    ly[c] = l
-                    un[c] = zz - code_off[l]
-                    bp[c] = (a - 1) // 2 if a % 2 == 1 else ((b - 1) // 2 if b % 2 == 1 else min(a, b) // 2)
-                    c += 1
-                    lmin = min(lmin, l)
+            C0, C1, du = Cs[l][r0], Cs[l][r1], Du[l]
+            for k in range(Dp[l][r1], Dp[l][r1 + 1]):
+                z = du[k]
+                a, b = np.int64(C0[z]), np.int64(C1[z])
+                cp[c] = m
+                ly[c] = l
+                un[c] = z
+                bp[c] = (a - 1) // 2 if a % 2 == 1 else ((b - 1) // 2 if b % 2 == 1 else min(a, b) // 2)
+                c += 1
+                lmin = min(lmin, l)
         # reachability of the output from each layer >= lmin through open neurons (_reachability);
         # after a layer whose weights have no zero it is one value for all units (any open unit
         # that reaches: the scan stops at the first)
         for l in range(d - 1, lmin, -1):
             o, o1 = code_off[l], code_off[l - 1]
+            C0, C1 = Cs[l][rm[l, p - 1]], Cs[l][rm[l, p]]
             if nzall[l]:
                 g = False
                 if not uni[l] or rv[l]:
-                    for z in range(o, code_off[l + 1]):
-                        if (uni[l] or R[z]) and (opens[z, C0[z]] or opens[z, C1[z]]):
+                    for z in range(dims[l + 1]):
+                        if (uni[l] or R[o + z]) and (opens[o + z, C0[z]] or opens[o + z, C1[z]]):
                             g = True
                             break
                 uni[l - 1] = True
                 rv[l - 1] = g
             else:
                 for z in range(dims[l + 1]):
-                    G[z] = (rv[l] if uni[l] else R[o + z]) and (opens[o + z, C0[o + z]] or opens[o + z, C1[o + z]])
+                    G[z] = (rv[l] if uni[l] else R[o + z]) and (opens[o + z, C0[z]] or opens[o + z, C1[z]])
                 WT = _W(Wf, w_off, dims, l)
                 for zp in range(dims[l]):
                     r = False
@@ -734,24 +803,10 @@ def _finish(t, codes, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nz
             p = pts[ui[k]]
             dlr[k] = dN[p - 1]
             dlr[K + k] = dN[p]
-            clr[k] = codes[p - 1]
-            clr[K + k] = codes[p]
+            for l in range(d):
+                clr[k, code_off[l]:code_off[l + 1]] = Cs[l][rm[l, p - 1]]
+                clr[K + k, code_off[l]:code_off[l + 1]] = Cs[l][rm[l, p]]
     return tk, rec, good, sl, ui, dlr, clr
-
-
-@njit(cache=True, nogil=True)
-def _gather_codes(Cs, rm, code_off, P):  # pragma: no cover - compiled
-    """The codes of every layer on the final intervals side by side, (P, sum n_l): row i of layer
-    l is row ``rm[l, i]`` of ``Cs[l]``."""
-    codes = np.empty((P, code_off[-1]), np.int16)
-    for l in range(len(Cs)):
-        Cl = Cs[l]
-        o = code_off[l]
-        for i in range(P):
-            src = Cl[rm[l, i]]
-            for z in range(src.size):
-                codes[i, o + z] = src[z]
-    return codes
 
 
 @njit(cache=True, nogil=True)
@@ -781,17 +836,18 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
     sus = [np.empty(0) for _ in range(0)]
     bad_out = -1
     for i in range(S):
-        t, Cs, rm, N, dN, c, e, s, bad = _layer_loop(
+        t, Cs, Dp, Du, rm, N, dN, c, e, s, bad = _layer_loop(
             X0[i], X1[i], Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf,
             clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor)
         if bad >= 0:
-            return (np.zeros(0), np.zeros((4, 0), np.int64), np.zeros(0, np.bool_), np.zeros((0, 2 * n_out)), cnt,
-                    np.zeros(0), np.zeros(0, np.int64), np.zeros((0, n_out)), np.zeros((0, ntot), np.int16), i, bad,
-                    bad_out)
+            e0 = np.zeros(0, np.int64)
+            return (np.zeros(0), np.zeros((4, 0), np.int64), np.zeros(0, np.bool_), np.zeros((0, n_out)),
+                    np.zeros((0, n_out)), e0, e0, cnt, e0, np.zeros(0), e0, np.zeros((0, n_out)),
+                    np.zeros((0, ntot), np.int16), i, bad, bad_out)
         if bad_out < 0 and not _all_finite(N, dN):
             bad_out = i
         tk, rec, good, sl, ui, dlr, clr = _finish(
-            t, _gather_codes(Cs, rm, code_off, t.size), rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall,
+            t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall,
             c_bound * _vnorm(X1[i] - X0[i]), slope_rtol, close_factor)
         tks.append(tk)
         recs.append(rec)
@@ -806,11 +862,15 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
     tk_a = np.empty(M)
     rec_a = np.empty((4, C), np.int64)
     good_a = np.empty(C, np.bool_)
-    sl_a = np.empty((M + S, 2 * n_out))
+    slope_a = np.empty((M + S, n_out))
+    icpt_a = np.empty((M + S, n_out))
+    pt_off = np.zeros(S + 1, np.int64)
+    cr_off = np.zeros(S + 1, np.int64)
     ui_a = np.empty(K, np.int64)
     dlr_a = np.empty((2 * K, n_out))
     clr_a = np.empty((2 * K, ntot), np.int16)
     sus_a = np.empty(Q)
+    sus_seg = np.empty(Q, np.int64)
     m0, c0, q0, k0 = 0, 0, 0, 0
     for i in range(S):
         m, c, q, k = cnt[0, i], cnt[1, i], cnt[4, i], cnt[5, i]
@@ -818,12 +878,17 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
         rec_a[:, c0:c0 + c] = recs[i]
         rec_a[0, c0:c0 + c] += m0
         good_a[c0:c0 + c] = goods[i]
-        sl_a[m0 + i:m0 + i + m + 1] = sls[i]
+        slope_a[m0 + i:m0 + i + m + 1] = sls[i][:, :n_out]
+        icpt_a[m0 + i:m0 + i + m + 1] = sls[i][:, n_out:]
         ui_a[k0:k0 + k] = uis[i] + m0
         dlr_a[k0:k0 + k] = dlrs[i][:k]
         dlr_a[K + k0:K + k0 + k] = dlrs[i][k:]
         clr_a[k0:k0 + k] = clrs[i][:k]
         clr_a[K + k0:K + k0 + k] = clrs[i][k:]
         sus_a[q0:q0 + q] = sus[i]
+        sus_seg[q0:q0 + q] = i
         m0, c0, q0, k0 = m0 + m, c0 + c, q0 + q, k0 + k
-    return tk_a, rec_a, good_a, sl_a, cnt, sus_a, ui_a, dlr_a, clr_a, -1, -1, bad_out
+        pt_off[i + 1] = m0
+        cr_off[i + 1] = c0
+    return (tk_a, rec_a, good_a, slope_a, icpt_a, pt_off, cr_off, cnt, sus_seg, sus_a, ui_a, dlr_a, clr_a, -1, -1,
+            bad_out)

@@ -380,8 +380,9 @@ def _chunk_compiled(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, n
     opens, reach_out, nzall, c_bound, needs_blas = _finish_params(net)
     X0, X1 = np.ascontiguousarray(X0, dtype=np.float64), np.ascontiguousarray(X1, dtype=np.float64)
     with _kernels_line.one_blas_thread() if needs_blas else contextlib.nullcontext():
-        t, rec, good, sl, cnt, sus_t, ui, dlr, clr, bad_seg, bad_layer, bad_out = _kernels_line.segments_line(
-            X0, X1, *prm, opens, reach_out, nzall, c_bound, SNAP_RTOL, T_MERGE, CLOSE_FACTOR, SLOPE_RTOL)
+        (t, rec, good, slopes, intercepts, pt_off, cr_off, cnt, sus_seg, sus_t, ui, dlr, clr, bad_seg, bad_layer,
+         bad_out) = _kernels_line.segments_line(X0, X1, *prm, opens, reach_out, nzall, c_bound, SNAP_RTOL, T_MERGE,
+                                                CLOSE_FACTOR, SLOPE_RTOL)
     if bad_seg >= 0:
         raise ValueError(
             f"pre-activations of hidden layer {int(bad_layer)} overflow float64 on segment {int(bad_seg)} "
@@ -389,9 +390,8 @@ def _chunk_compiled(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, n
         )
     if bad_out >= 0:
         raise ValueError("the network's output overflows float64 on the segment(s) given; rescale the inputs or weights")
-    n_pts, n_cr, n_close, n_erased, n_sus, n_unc = cnt
+    n_close, n_unc = cnt[2], cnt[5]
     linear = np.ones(t.size, bool)
-    sus_seg = np.repeat(np.arange(S), n_sus)
     if ui.size:  # slope jumps near a threshold: the numpy decision, on their rows only
         k, off = ui.size, prm[15]
         seg_u = np.repeat(np.arange(S), n_unc)
@@ -403,14 +403,11 @@ def _chunk_compiled(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, n
             np.add.at(n_close, sc, 1)
             sus_seg = np.concatenate([sus_seg, sc])
             sus_t = np.concatenate([sus_t, t[ui[close]]])
-    n_out = sl.shape[1] // 2
     cp, layer, unit, bp = rec
-    z = np.zeros(1, np.int64)
     return dict(
-        t=t, linear=linear, point_offsets=np.concatenate([z, np.cumsum(n_pts)]), crossing_point=cp, layer=layer,
-        unit=unit, breakpoint=bp, good=good, crossing_offsets=np.concatenate([z, np.cumsum(n_cr)]),
-        slopes=np.ascontiguousarray(sl[:, :n_out]), intercepts=np.ascontiguousarray(sl[:, n_out:]),
-        close_decisions=n_close, erased=n_erased, suspect_seg=sus_seg, suspect_t=sus_t,
+        t=t, linear=linear, point_offsets=pt_off, crossing_point=cp, layer=layer, unit=unit, breakpoint=bp, good=good,
+        crossing_offsets=cr_off, slopes=slopes, intercepts=intercepts, close_decisions=n_close, erased=cnt[3],
+        suspect_seg=sus_seg, suspect_t=sus_t,
     )
 
 
@@ -574,19 +571,19 @@ def _check_segments(net: Network, X0: Any, X1: Any) -> tuple[np.ndarray, np.ndar
     X1 = X1[None] if X1.ndim == 1 else X1
     if X0.ndim != 2 or X0.shape != X1.shape or X0.shape[1] != net.n_in:
         raise ValueError(f"segment ends must both have shape (n_segments, {net.n_in}) (or ({net.n_in},)), got {X0.shape} and {X1.shape}")
-    with np.errstate(over="ignore", invalid="ignore"):
-        # one pass decides the common case: finite ends whose first layer cannot overflow
-        big = max(float(np.abs(X0).max(initial=0.0)), float(np.abs(X1).max(initial=0.0)))
-        clear = big * _first_layer_bound(net) < 1e300 and big < 1e300
-        if not clear and not (np.all(np.isfinite(X0)) and np.all(np.isfinite(X1))):
-            raise ValueError("segment ends contain NaN or inf")
-        zero = np.nonzero(np.all(X0 == X1, axis=1))[0]
-        if zero.size:
-            raise ValueError(f"segment {int(zero[0])} has x0 == x1 (zero length); a segment needs two distinct ends")
-        finite = clear or (np.all(np.isfinite(X1 - X0)) and all(
-            np.all(np.isfinite(np.abs(X) @ np.abs(net.weights[0]).T)) for X in (X0, X1)))
-    if not finite:
-        raise ValueError("segment ends are too large: the first layer's pre-activations overflow float64")
+    # one compiled pass decides the common case: finite ends whose first layer cannot overflow
+    big, zero = _kernels_line.segment_ends(X0, X1)
+    clear = big * _first_layer_bound(net) < 1e300 and big < 1e300  # False for NaN
+    if not clear and not (np.all(np.isfinite(X0)) and np.all(np.isfinite(X1))):
+        raise ValueError("segment ends contain NaN or inf")
+    if zero >= 0:
+        raise ValueError(f"segment {zero} has x0 == x1 (zero length); a segment needs two distinct ends")
+    if not clear:
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.all(np.isfinite(X1 - X0)) and all(
+                np.all(np.isfinite(np.abs(X) @ np.abs(net.weights[0]).T)) for X in (X0, X1))
+        if not finite:
+            raise ValueError("segment ends are too large: the first layer's pre-activations overflow float64")
     return X0, X1
 
 
