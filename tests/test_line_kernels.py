@@ -149,15 +149,33 @@ def test_segment_ends_is_the_numpy_check():
         assert zero == (int(same[0]) if same.size else -1), trial
 
 
-@pytest.mark.parametrize("N", [1, 3, nb.DROP_MIN_OUT - 1, nb.DROP_MIN_OUT, 40])
-def test_mm2_narrow_and_wide_products(N):
-    """``_mm2`` with BLAS, on products narrower than ``DROP_MIN_OUT`` (dead columns kept) and wider
-    (dead columns left out): numpy's product to rounding."""
-    rng = np.random.default_rng(N)
-    P, K = 40, 64
+@pytest.mark.parametrize("P, K, N, dead", [(40, 64, 1, 0.5), (40, 64, 40, 0.5), (300, 64, 64, 0.1), (300, 64, 64, 0.5)])
+def test_mm2_with_and_without_dead_columns(P, K, N, dead):
+    """``_mm2`` with BLAS, on products below ``DROP_MIN_WORK`` (dead columns kept) and above it
+    with few and many dead columns (left out above ``1 - DROP_LIVE_FRACTION``): numpy's product
+    to rounding."""
+    rng = np.random.default_rng(N + P)
     AA = rng.normal(size=(2 * P, K))
-    AA[:, rng.random(K) < 0.5] = 0.0
+    AA[:, rng.random(K) < dead] = 0.0
     WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
     U, dU = nb._mm2(AA, P, WT, b, True)
     np.testing.assert_allclose(U, AA[:P] @ WT + b, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dU, AA[P:] @ WT, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("K, N, zeros", [(784, 64, 0.0), (784, 64, 0.6), (5, 3, 0.3), (30, 180, 0.0)])
+def test_first_layer_is_the_rowwise_product(K, N, zeros):
+    """``_first_layer`` (values at both ends, tangent and rounding scale in one pass) against
+    ``_rowwise_tol`` on the stacked rows [x0; x1; x1 - x0], bit for bit, with dense inputs (the
+    fused loop) and inputs with zeros and equal coordinates (the per-row branches)."""
+    rng = np.random.default_rng(K + N)
+    x0, x1 = rng.random(K), rng.random(K)
+    x0[rng.random(K) < zeros] = 0.0
+    x1[rng.random(K) < zeros] = 0.0
+    x1[:2] = x0[:2]
+    amax = np.maximum(np.abs(x0), np.abs(x1))
+    WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
+    R, tol = nb._first_layer(x0, x1, WT, b, amax)
+    R_ref, tol_ref = nb._rowwise_tol(np.stack([x0, x1, x1 - x0]), WT, b, 2, amax)
+    np.testing.assert_array_equal(R, R_ref)
+    np.testing.assert_array_equal(tol, tol_ref)

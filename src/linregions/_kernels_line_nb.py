@@ -99,6 +99,48 @@ def segment_ends(X0, X1):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _first_layer(x0, x1, WT, b, amax):  # pragma: no cover - compiled
+    """``_rowwise_tol`` of the rows [x0; x1; x1 - x0] (b on the first two) with the scale
+    ``amax``: the first layer's values at a segment's ends, its tangent and rounding scale in one
+    pass over W_0, the same float operations. Where the three rows and ``amax`` are all non-zero at
+    input k (dense inputs), the four updates share one loop over the units."""
+    K, N = WT.shape
+    out = np.empty((3, N))
+    tolb = np.empty(N)
+    for j in range(N):
+        out[0, j] = b[j]
+        out[1, j] = b[j]
+        out[2, j] = 0.0
+        tolb[j] = abs(b[j])
+    r0, r1, r2 = out[0], out[1], out[2]
+    for k in range(K):
+        w = WT[k]
+        a0, a1, at = x0[k], x1[k], amax[k]
+        a2 = a1 - a0
+        if a0 != 0.0 and a1 != 0.0 and a2 != 0.0 and at != 0.0:
+            for j in range(N):
+                wj = w[j]
+                r0[j] += a0 * wj
+                r1[j] += a1 * wj
+                r2[j] += a2 * wj
+                tolb[j] += at * abs(wj)
+            continue
+        if a0 != 0.0:
+            for j in range(N):
+                r0[j] += a0 * w[j]
+        if a1 != 0.0:
+            for j in range(N):
+                r1[j] += a1 * w[j]
+        if a2 != 0.0:
+            for j in range(N):
+                r2[j] += a2 * w[j]
+        if at != 0.0:
+            for j in range(N):
+                tolb[j] += at * abs(w[j])
+    return out, tolb
+
+
+@njit(cache=True, nogil=True)
 def interval_states(U, same, xi, tolb, sw, snap_rtol, close_factor):  # pragma: no cover - compiled
     """``linregions.line.core._interval_states`` in one pass (same decisions): state codes of the
     intervals and, per row, the close snap decisions and the snaps beyond rounding noise."""
@@ -224,33 +266,36 @@ def blocks_mm2(A, dA, WT, b, starts, blas):  # pragma: no cover - compiled
     return U, dU
 
 
-#: Columns of a segment's rows that are zero on every row are left out of its BLAS product only
-#: when the product has at least this many outputs: on narrower products (output layers) finding
-#: and copying them costs more than the product saves.
-DROP_MIN_OUT = 16
+#: Columns of a segment's rows that are zero on every row (units off on the whole segment) are
+#: left out of its BLAS product only when the product has at least ``DROP_MIN_WORK`` multiply-adds
+#: and at most ``DROP_LIVE_FRACTION`` of the columns are live: below either, finding and copying
+#: them cost more than the product saves (measured on one BLAS thread, widths 64-256, 30-500
+#: points, 15-50% dead columns; narrow output layers never pay).
+DROP_MIN_WORK = 2**20
+DROP_LIVE_FRACTION = 0.75
 
 
 @njit(cache=True, nogil=True)
 def _mm2(AA, P, WT, b, blas):  # pragma: no cover - compiled
     """(A @ WT + b, dA @ WT) for AA = [A; dA] (2P rows of one segment) in one product; the two
     results are row blocks of one array (no copies). With BLAS, columns of AA that are zero on
-    every row (units off on the whole segment, e.g. ReLU) are left out of the product when that
-    saves at least a tenth of it and the product has at least ``DROP_MIN_OUT`` outputs: the
-    result depends only on the segment's own rows."""
+    every row (units off on the whole segment, e.g. ReLU) are left out of the product where that
+    pays (``DROP_MIN_WORK``, ``DROP_LIVE_FRACTION``): the result depends only on the segment's own
+    rows."""
     if not blas or P <= SHORT_POINTS:  # b first, then the products in order (rows_matmul exactly)
         R = _rowwise_matmul2(AA, WT, b, P)
         return R[:P], R[P:]
     M, K = AA.shape
     N = WT.shape[1]
     live = np.ones(K, np.bool_)
-    if N >= DROP_MIN_OUT:
+    if M * K * N >= DROP_MIN_WORK:
         live[:] = False
         for i in range(M):
             Ai = AA[i]
             for k in range(K):
                 live[k] |= Ai[k] != 0.0
     cols = np.nonzero(live)[0]
-    if cols.size < 0.9 * K:
+    if cols.size <= DROP_LIVE_FRACTION * K:
         A2 = np.empty((M, cols.size))
         W2 = np.empty((cols.size, WT.shape[1]))
         for c in range(cols.size):
@@ -384,37 +429,35 @@ def _crosses(D0, D1, tz):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def _strict_crossings(U, t, xi, tol, sw, allsw):  # pragma: no cover - compiled
     """Strict crossings of breakpoints inside intervals (interval i, lam, t), in the order of
-    generation of the numpy engine (interval, breakpoint, unit): counted first, then written into
-    arrays of that size (no growing arrays in the loop, which keeps it fast)."""
+    generation of the numpy engine (interval, breakpoint, unit), written in one pass into arrays
+    of a few per interval; only if they overflow, counted first and written again (no growing
+    arrays in the loop, which keeps it fast)."""
     P, n = U.shape
     T = xi.size
-    K = 0
-    for i in range(P - 1):
-        U0, U1 = U[i], U[i + 1]
-        for j in range(T):
-            x = xi[j]
-            for z in range(n):
-                K += _crosses(U0[z] - x, U1[z] - x, tol[z, j]) and (allsw or sw[z])
-    ka = np.empty(K, np.int64)
-    ta = np.empty(K)
-    la = np.empty(K)
-    if K == 0:
-        return ka, ta, la
-    K = 0
-    for i in range(P - 1):
-        U0, U1 = U[i], U[i + 1]
-        for j in range(T):
-            x = xi[j]
-            for z in range(n):
-                D0 = U0[z] - x
-                D1 = U1[z] - x
-                if _crosses(D0, D1, tol[z, j]) and (allsw or sw[z]):
-                    lam = D0 / (D0 - D1)
-                    ka[K] = i
-                    la[K] = lam
-                    ta[K] = t[i] + lam * (t[i + 1] - t[i])
-                    K += 1
-    return ka, ta, la
+    cap = min((P - 1) * T * n, 4 * P + 64)
+    for attempt in range(2):
+        ka = np.empty(cap, np.int64)
+        ta = np.empty(cap)
+        la = np.empty(cap)
+        K = 0
+        for i in range(P - 1):
+            U0, U1 = U[i], U[i + 1]
+            for j in range(T):
+                x = xi[j]
+                for z in range(n):
+                    D0 = U0[z] - x
+                    D1 = U1[z] - x
+                    if _crosses(D0, D1, tol[z, j]) and (allsw or sw[z]):
+                        if K < cap:
+                            lam = D0 / (D0 - D1)
+                            ka[K] = i
+                            la[K] = lam
+                            ta[K] = t[i] + lam * (t[i + 1] - t[i])
+                        K += 1
+        if K <= cap:
+            return ka[:K], ta[:K], la[:K]
+        cap = K
+    return ka, ta, la  # not reached: the second pass has room for every crossing
 
 
 @njit(cache=True, nogil=True)
@@ -515,6 +558,11 @@ def _row_diffs(C):  # pragma: no cover - compiled
     return dp, du
 
 
+#: Crossings of one interval at one layer are sorted by t with a stable insertion sort up to this
+#: many (no allocation), with numpy's stable merge sort above (the same order).
+INSERTION_SORT_MAX = 64
+
+
 @njit(cache=True, nogil=True)
 def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off,
                 swf, ptf, clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
@@ -536,9 +584,7 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
     t[0], t[1] = 0.0, 1.0
     amax = np.maximum(np.abs(x0), np.abs(x1))
     # layer 0: the ends' values, the tangent and the rounding scale in one row-wise pass over W_0
-    X3 = np.empty((3, n_in))
-    X3[0], X3[1], X3[2] = x0, x1, x1 - x0
-    R0, tolb = _rowwise_tol(X3, _W(Wf, w_off, dims, 0), bf[b_off[0]:b_off[1]], t.size, amax)
+    R0, tolb = _first_layer(x0, x1, _W(Wf, w_off, dims, 0), bf[b_off[0]:b_off[1]], amax)
     U = R0[:2]
     n0 = U.shape[1]
     dU = np.empty((2, n0))
@@ -575,10 +621,20 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                 s1 = s0
                 while s1 < K and ka[s1] == ka[s0]:
                     s1 += 1
-                if s1 - s0 > 1:
+                if s1 - s0 > INSERTION_SORT_MAX:
                     order = np.argsort(ta[s0:s1], kind="mergesort")
                     ta[s0:s1] = ta[s0:s1][order]
                     la[s0:s1] = la[s0:s1][order]
+                else:  # a stable insertion sort: the same order as the stable merge sort
+                    for c in range(s0 + 1, s1):
+                        tc, lc = ta[c], la[c]
+                        m = c - 1
+                        while m >= s0 and ta[m] > tc:
+                            ta[m + 1] = ta[m]
+                            la[m + 1] = la[m]
+                            m -= 1
+                        ta[m + 1] = tc
+                        la[m + 1] = lc
                 s0 = s1
             keep = np.empty(K, np.bool_)
             first = np.empty(K, np.bool_)
