@@ -80,13 +80,14 @@ def segment_ends(X0, X1):  # pragma: no cover - compiled
     """One pass over segment ends (S, n): the largest |x| (NaN if some end is NaN) and the first
     segment with x0 == x1 (-1: none), for ``line.core._check_segments``."""
     big = 0.0
+    nan = False
     for i in range(X0.shape[0]):
         for k in range(X0.shape[1]):
             a, b = abs(X0[i, k]), abs(X1[i, k])
-            if a > big or a != a:  # a NaN stays: nothing compares above it
-                big = a
-            if b > big or b != b:
-                big = b
+            big = max(big, max(a, b))
+            nan |= (a != a) | (b != b)
+    if nan:
+        big = np.nan
     for i in range(X0.shape[0]):
         same = True
         for k in range(X0.shape[1]):
@@ -673,10 +674,12 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                 rm2 = np.empty((d, P + Kn), np.int64)
                 r = 0
                 c = 0
-                for i in range(P):
+                for i in range(P):  # element loops: a row assignment costs more than the copy here
+                    Ui, dUi, U2r, dU2r = U[i], dU[i], U2[r], dU2[r]
                     t2[r] = t[i]
-                    U2[r] = U[i]
-                    dU2[r] = dU[i]
+                    for z in range(n):
+                        U2r[z] = Ui[z]
+                        dU2r[z] = dUi[z]
                     for m in range(l):
                         rm2[m, r] = rm[m, i]
                     r += 1
@@ -684,9 +687,10 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                         if sel[c]:
                             t2[r] = ta[c]
                             lam = la[c]
+                            Un, U2r, dU2r = U[i + 1], U2[r], dU2[r]
                             for z in range(n):
-                                U2[r, z] = U[i, z] + lam * (U[i + 1, z] - U[i, z])
-                            dU2[r] = dU[i]
+                                U2r[z] = Ui[z] + lam * (Un[z] - Ui[z])
+                                dU2r[z] = dUi[z]
                             for m in range(l):
                                 rm2[m, r] = rm[m, i]
                             r += 1
