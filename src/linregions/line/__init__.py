@@ -37,12 +37,12 @@ all segments at once, with the same decisions. ``line`` builds its ``LinePartiti
 (no batch) unless a close decision needs the exact re-decision. Every matrix product covers the rows of one segment only (or is computed row by row in a
 fixed order), so a segment's result is the same, bit for bit, whatever other segments are in the
 batch: BLAS rounds a row differently depending on the other rows of the product. Which product a
-segment gets depends only on that segment: the fixed-order row-wise kernel for small layers and for
-segments with at most ``SHORT_POINTS`` points at that layer, else one BLAS call on the segment's
-values and tangents (units off on the whole segment left out), on one BLAS thread. With numba both
+segment gets depends only on that segment: the fixed-order row-wise kernel for the first layer and
+for segments with at most ``SHORT_POINTS`` points at a layer, else one BLAS call on the segment's
+values and tangents (units off on the whole segment left out where that pays), on one BLAS thread. With numba both
 engines call the same compiled products, so they agree bit for bit. The kernel keeps each layer's state
-codes as computed, with a row map per layer, and gathers them once at the end (no copy of all
-layers' codes at every insertion). Package layout: ``results`` (``LinePartition``, ``LineBatch``),
+codes as computed, with a row map per layer, and the units whose code differs between consecutive
+rows (no copy of all layers' codes at every insertion, no comparison of all codes at the end). Package layout: ``results`` (``LinePartition``, ``LineBatch``),
 ``core`` (the splitting), ``redecide`` (exact re-decision), ``real`` (``real_line``).
 """
 from __future__ import annotations
