@@ -17,6 +17,7 @@ from linregions.laws import Normal, random_mlp
 from linregions.line import line, lines
 
 nb = pytest.importorskip("linregions._kernels_line_nb")
+products = importlib.import_module("linregions._kernels_line_nb.products")
 core = importlib.import_module("linregions.line.core")
 
 FIELDS = ("t", "linear", "point_offsets", "crossing_point", "layer", "unit", "breakpoint", "good",
@@ -43,7 +44,7 @@ def test_blocks_matmul_is_row_invariant_per_block():
         s0, s1 = starts[i], starts[i + 1]
         alone = nb.blocks_matmul(A[s0:s1].copy(), WT, b, np.array([0, s1 - s0]), True)
         np.testing.assert_array_equal(out[s0:s1], alone)
-        assert np.array_equal(alone, nb._mm(A[s0:s1].copy(), WT, b, True))
+        assert np.array_equal(alone, products._mm(A[s0:s1].copy(), WT, b, True))
 
 
 def test_blocks_mm2_is_the_per_segment_product():
@@ -62,13 +63,13 @@ def test_blocks_mm2_is_the_per_segment_product():
     for i in range(len(sizes)):
         s0, s1 = starts[i], starts[i + 1]
         P = s1 - s0
-        u, du = nb._mm2(np.concatenate([A[s0:s1], dA[s0:s1]]), P, WT, b, True)
+        u, du = products._mm2(np.concatenate([A[s0:s1], dA[s0:s1]]), P, WT, b, True)
         np.testing.assert_array_equal(U[s0:s1], u)
         np.testing.assert_array_equal(dU[s0:s1], du)
     # the row-wise kernel with b on the first P rows only is the two separate calls
-    R = nb._rowwise_matmul2(np.concatenate([A[:5], dA[:5]]), WT, b, 5)
-    np.testing.assert_array_equal(R[:5], nb._rowwise_matmul(A[:5].copy(), WT, b))
-    np.testing.assert_array_equal(R[5:], nb._rowwise_matmul(dA[:5].copy(), WT, np.zeros(N)))
+    R = products._rowwise_matmul2(np.concatenate([A[:5], dA[:5]]), WT, b, 5)
+    np.testing.assert_array_equal(R[:5], products._rowwise_matmul(A[:5].copy(), WT, b))
+    np.testing.assert_array_equal(R[5:], products._rowwise_matmul(dA[:5].copy(), WT, np.zeros(N)))
 
 
 @pytest.mark.parametrize("act", [relu(), hard_tanh()], ids=["relu", "hard_tanh"])
@@ -158,7 +159,7 @@ def test_mm2_with_and_without_dead_columns(P, K, N, dead):
     AA = rng.normal(size=(2 * P, K))
     AA[:, rng.random(K) < dead] = 0.0
     WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
-    U, dU = nb._mm2(AA, P, WT, b, True)
+    U, dU = products._mm2(AA, P, WT, b, True)
     np.testing.assert_allclose(U, AA[:P] @ WT + b, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dU, AA[P:] @ WT, rtol=1e-12, atol=1e-12)
 
@@ -175,7 +176,7 @@ def test_first_layer_is_the_rowwise_product(K, N, zeros):
     x1[:2] = x0[:2]
     amax = np.maximum(np.abs(x0), np.abs(x1))
     WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
-    R, tol = nb._first_layer(x0, x1, WT, b, amax)
-    R_ref, tol_ref = nb._rowwise_tol(np.stack([x0, x1, x1 - x0]), WT, b, 2, amax)
+    R, tol = products._first_layer(x0, x1, WT, b, amax)
+    R_ref, tol_ref = products._rowwise_tol(np.stack([x0, x1, x1 - x0]), WT, b, 2, amax)
     np.testing.assert_array_equal(R, R_ref)
     np.testing.assert_array_equal(tol, tol_ref)

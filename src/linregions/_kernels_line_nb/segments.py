@@ -1,0 +1,426 @@
+"""The per-segment layer loop of ``linregions.line`` (layer-by-layer splitting of a segment at
+the breakpoints of each layer, Hanin & Rolnick's activation regions along a line) and the
+crossings pass that turns its points into a partition (kept points, crossings with their
+goodness, slope jumps, affine pieces), for a chunk of segments in one compiled call."""
+import numpy as np
+from numba import njit
+from .products import _first_layer, _mm2, _mm2t
+from .states import _Q, _W, _act_tangent, _all_finite, _row_diffs, _states_close, _strict_crossings, _tolerances
+
+
+@njit(cache=True, nogil=True)
+def segment_ends(X0, X1):  # pragma: no cover - compiled
+    """One pass over segment ends (S, n): the largest |x| (NaN if some end is NaN) and the first
+    segment with x0 == x1 (-1: none), for ``line.core._check_segments``."""
+    big = 0.0
+    nan = False
+    for i in range(X0.shape[0]):
+        for k in range(X0.shape[1]):
+            a, b = abs(X0[i, k]), abs(X1[i, k])
+            big = max(big, max(a, b))
+            nan |= (a != a) | (b != b)
+    if nan:
+        big = np.nan
+    for i in range(X0.shape[0]):
+        same = True
+        for k in range(X0.shape[1]):
+            if X0[i, k] != X1[i, k]:
+                same = False
+                break
+        if same:
+            return big, i
+    return big, -1
+
+
+#: Crossings of one interval at one layer are sorted by t with a stable insertion sort up to this
+#: many (no allocation), with numpy's stable merge sort above (the same order).
+INSERTION_SORT_MAX = 64
+
+
+@njit(cache=True, nogil=True)
+def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off,
+                swf, ptf, clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
+    """The layer loop of ``linregions.line._partition_chunk`` for one segment, compiled (same
+    algorithm, same tolerances; see there). Returns t (P,), the state codes of each layer as
+    computed (``Cs[l]``, on the intervals of that time), the units whose code differs between
+    consecutive rows of ``Cs[l]`` (``_row_diffs``: ``Dp[l]``, ``Du[l]``), the row map ``rm`` (d, P):
+    interval i of the final points lies in row ``rm[l, i]`` of ``Cs[l]``; N at the points, dN/dt on the
+    intervals (row i: [t_i, t_{i+1}]), the close/erased decision counts, the t of close
+    decisions, and the index of a layer whose values overflowed (-1: none). The parameters come
+    flat (one compiled signature for every depth): layer l's W^T is ``Wf[w_off[l]:w_off[l + 1]]``
+    of shape (dims[l], dims[l + 1]), and likewise for the others (``line.core._kernel_params``).
+
+    Each layer's codes are kept as computed, with a row map per layer updated at insertions (no
+    copy of all layers' codes at every insertion)."""
+    d = xi_off.size - 1
+    t = np.empty(2)
+    t[0], t[1] = 0.0, 1.0
+    amax = np.maximum(np.abs(x0), np.abs(x1))
+    # layer 0: the ends' values, the tangent and the rounding scale in one row-wise pass over W_0
+    R0, tolb = _first_layer(x0, x1, _W(Wf, w_off, dims, 0), bf[b_off[0]:b_off[1]], amax)
+    U = R0[:2]
+    n0 = U.shape[1]
+    dU = np.empty((2, n0))
+    dU[0], dU[1] = R0[2], R0[2]
+    Cs = [np.zeros((0, 0), np.int16) for _ in range(0)]
+    Dp = [np.zeros(0, np.int64) for _ in range(0)]
+    Du = [np.zeros(0, np.int64) for _ in range(0)]
+    rm = np.zeros((d, 2), np.int64)
+    n_close = 0
+    n_erased = 0
+    sus = [0.0 for _ in range(0)]
+    bad = -1
+    for l in range(d):
+        xi = xif[xi_off[l]:xi_off[l + 1]]
+        sw = swf[code_off[l]:code_off[l + 1]]
+        allsw = sw.all()
+        bl = bf[b_off[l]:b_off[l + 1]]
+        P = t.size
+        if l > 0:
+            AA, amax = _act_tangent(U, dU, Cs[l - 1], xif[xi_off[l - 1]:xi_off[l]], _Q(qf, q_off, dims, l - 1),
+                                    _Q(phif, phi_off, dims, l - 1), ptf[code_off[l - 1]:code_off[l]], clipf[l - 1],
+                                    reluf[l - 1])
+            U, dU, tolb = _mm2t(AA, P, _W(Wf, w_off, dims, l), bl, blas[l], amax, _W(aWf, w_off, dims, l))
+        if not _all_finite(U, dU):
+            bad = l
+            break
+        tol, hi = _tolerances(tolb, xi, snap_rtol, close_factor)
+        ka, ta, la = _strict_crossings(U, t, xi, tol, sw, allsw)
+        K = ka.size
+        if K > 0:
+            # sort by t within each interval (ka is already non-decreasing)
+            s0 = 0
+            while s0 < K:
+                s1 = s0
+                while s1 < K and ka[s1] == ka[s0]:
+                    s1 += 1
+                if s1 - s0 > INSERTION_SORT_MAX:
+                    order = np.argsort(ta[s0:s1], kind="mergesort")
+                    ta[s0:s1] = ta[s0:s1][order]
+                    la[s0:s1] = la[s0:s1][order]
+                else:  # a stable insertion sort: the same order as the stable merge sort
+                    for c in range(s0 + 1, s1):
+                        tc, lc = ta[c], la[c]
+                        m = c - 1
+                        while m >= s0 and ta[m] > tc:
+                            ta[m + 1] = ta[m]
+                            la[m + 1] = la[m]
+                            m -= 1
+                        ta[m + 1] = tc
+                        la[m + 1] = lc
+                s0 = s1
+            keep = np.empty(K, np.bool_)
+            first = np.empty(K, np.bool_)
+            for c in range(K):
+                k = ka[c]
+                g0 = ta[c] - t[k]
+                g1 = t[k + 1] - ta[c]
+                keep[c] = g0 > t_merge and g1 > t_merge
+                dt = np.inf
+                if c > 0 and ka[c - 1] == k:
+                    dt = ta[c] - ta[c - 1]
+                first[c] = dt > t_merge
+                gap = min(g0, g1, dt)
+                if gap > t_merge / close_factor and gap <= close_factor * t_merge:
+                    n_close += 1
+                    if gap <= t_merge:
+                        n_erased += 1
+                    sus.append(ta[c])
+            sel = np.zeros(K, np.bool_)
+            c = 0
+            while c < K:
+                e = c + 1
+                while e < K and not first[e]:
+                    e += 1
+                anyk = False
+                for m in range(c, e):
+                    anyk = anyk or keep[m]
+                sel[c] = anyk
+                c = e
+            Kn = int(sel.sum())
+            if Kn > 0:
+                n = U.shape[1]
+                t2 = np.empty(P + Kn)
+                U2 = np.empty((P + Kn, n))
+                dU2 = np.empty((P + Kn, n))
+                rm2 = np.empty((d, P + Kn), np.int64)
+                r = 0
+                c = 0
+                for i in range(P):  # element loops: a row assignment costs more than the copy here
+                    Ui, dUi, U2r, dU2r = U[i], dU[i], U2[r], dU2[r]
+                    t2[r] = t[i]
+                    for z in range(n):
+                        U2r[z] = Ui[z]
+                        dU2r[z] = dUi[z]
+                    for m in range(l):
+                        rm2[m, r] = rm[m, i]
+                    r += 1
+                    while c < K and ka[c] == i:
+                        if sel[c]:
+                            t2[r] = ta[c]
+                            lam = la[c]
+                            Un, U2r, dU2r = U[i + 1], U2[r], dU2[r]
+                            for z in range(n):
+                                U2r[z] = Ui[z] + lam * (Un[z] - Ui[z])
+                                dU2r[z] = dUi[z]
+                            for m in range(l):
+                                rm2[m, r] = rm[m, i]
+                            r += 1
+                        c += 1
+                t, U, dU, rm = t2, U2, dU2, rm2
+                P = t.size
+        # state codes of layer l on the intervals, close snaps at the points
+        C, c_close, c_erased, flag = _states_close(U, xi, tol, hi, sw, allsw, close_factor)
+        for i in range(P):
+            if flag[i]:
+                sus.append(t[i])
+        n_close += c_close
+        n_erased += c_erased
+        Cs.append(C)
+        dp, du = _row_diffs(C)
+        Dp.append(dp)
+        Du.append(du)
+        for i in range(P):
+            rm[l, i] = i
+    P = t.size
+    n_out = dims[d + 1]
+    sus_a = np.empty(len(sus))
+    for i in range(len(sus)):
+        sus_a[i] = sus[i]
+    if bad >= 0:
+        return t, Cs, Dp, Du, rm, np.zeros((P, n_out)), np.zeros((P, n_out)), n_close, n_erased, sus_a, bad
+    AA, amax = _act_tangent(U, dU, Cs[d - 1], xif[xi_off[d - 1]:xi_off[d]], _Q(qf, q_off, dims, d - 1),
+                            _Q(phif, phi_off, dims, d - 1), ptf[code_off[d - 1]:code_off[d]], clipf[d - 1], reluf[d - 1])
+    N, dN = _mm2(AA, P, _W(Wf, w_off, dims, d), bf[b_off[d]:b_off[d + 1]], blas[d])
+    return t, Cs, Dp, Du, rm, N, dN, n_close, n_erased, sus_a, bad
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _vnorm(x):  # pragma: no cover - compiled
+    """Euclidean norm scaled by the largest entry (``tolerances.vector_norm``, to rounding)."""
+    if x.size == 1:
+        return abs(x[0])
+    m = 0.0
+    for v in x:
+        m = max(m, abs(v))
+    if m == 0.0:
+        return 0.0
+    s = 0.0
+    for v in x:
+        s += (v / m) * (v / m)
+    return m * np.sqrt(s)
+
+
+#: Relative margin under which the compiled slope-jump test leaves a point to the exact numpy
+#: decision (``line.core._slope_jumps``): its norms round differently from numpy's by a few ulps.
+JUMP_MARGIN = 1e-9
+
+
+@njit(cache=True, nogil=True)
+def _finish(t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall, bound, slope_rtol,
+            close_factor):  # pragma: no cover - compiled
+    """The crossings of one segment from its layer loop (``line.core._partition_chunk`` after the
+    layers: ``_records``, ``_goodness``, the clear cases of ``_slope_jumps``, the kept points and
+    intervals), in its order: kept points (where some neuron's code differs on the two intervals
+    around the point), crossings sorted by (point, layer, unit) with their breakpoint and
+    structural goodness (a path of open neurons with non-zero weights to an output, Prop. 9),
+    slopes and intercepts of the intervals that start at 0 or at a kept point, and the points
+    whose slope jump is not certain above ``max(CLOSE_FACTOR SLOPE_RTOL (|dl| + |dr|), bound)``
+    (``JUMP_MARGIN``): their index, the slopes on both sides and the codes of both intervals, for
+    the exact numpy decision. Only layers whose row map differs across a point have units whose
+    code differs there (the others have one source row); those units are read off the layer's
+    row differences (``_row_diffs``), so no code is compared here."""
+    P = t.size
+    d = rm.shape[0]
+    n_out = N.shape[1]
+    ntot = code_off[d]
+    cnt = np.zeros(P, np.int64)
+    M = 0
+    n_rec = 0
+    for p in range(1, P - 1):
+        c = 0
+        for l in range(d):
+            r1 = rm[l, p]
+            if rm[l, p - 1] != r1:
+                c += Dp[l][r1 + 1] - Dp[l][r1]
+        cnt[p] = c
+        if c > 0:
+            M += 1
+            n_rec += c
+    tk = np.empty(M)
+    rec = np.empty((4, n_rec), np.int64)  # point index, layer, unit, breakpoint
+    cp, ly, un, bp = rec[0], rec[1], rec[2], rec[3]
+    good = np.empty(n_rec, np.bool_)
+    sl = np.empty((M + 1, 2 * n_out))  # slopes, intercepts
+    for j in range(n_out):
+        sl[0, j] = dN[0, j]
+        sl[0, n_out + j] = N[0, j] - dN[0, j] * t[0]
+    R = np.empty(ntot, np.bool_)
+    G = np.empty(ntot, np.bool_)
+    uni = np.zeros(d, np.bool_)  # R of layer l is the one value rv[l] for all its units
+    rv = np.zeros(d, np.bool_)
+    o = code_off[d - 1]
+    for z in range(dims[d]):
+        R[o + z] = reach_out[z]
+    diff = np.empty(n_out)
+    unc = np.zeros(M, np.bool_)
+    m = 0
+    c = 0
+    for p in range(1, P - 1):
+        if cnt[p] == 0:
+            continue
+        tk[m] = t[p]
+        c0 = c
+        lmin = d
+        for l in range(d):
+            r0, r1 = rm[l, p - 1], rm[l, p]
+            if r0 == r1:
+                continue
+            C0, C1, du = Cs[l][r0], Cs[l][r1], Du[l]
+            for k in range(Dp[l][r1], Dp[l][r1 + 1]):
+                z = du[k]
+                a, b = np.int64(C0[z]), np.int64(C1[z])
+                cp[c] = m
+                ly[c] = l
+                un[c] = z
+                bp[c] = (a - 1) // 2 if a % 2 == 1 else ((b - 1) // 2 if b % 2 == 1 else min(a, b) // 2)
+                c += 1
+                lmin = min(lmin, l)
+        # reachability of the output from each layer >= lmin through open neurons (_reachability);
+        # after a layer whose weights have no zero it is one value for all units (any open unit
+        # that reaches: the scan stops at the first)
+        for l in range(d - 1, lmin, -1):
+            o, o1 = code_off[l], code_off[l - 1]
+            C0, C1 = Cs[l][rm[l, p - 1]], Cs[l][rm[l, p]]
+            if nzall[l]:
+                g = False
+                if not uni[l] or rv[l]:
+                    for z in range(dims[l + 1]):
+                        if (uni[l] or R[o + z]) and (opens[o + z, C0[z]] or opens[o + z, C1[z]]):
+                            g = True
+                            break
+                uni[l - 1] = True
+                rv[l - 1] = g
+            else:
+                for z in range(dims[l + 1]):
+                    G[z] = (rv[l] if uni[l] else R[o + z]) and (opens[o + z, C0[z]] or opens[o + z, C1[z]])
+                WT = _W(Wf, w_off, dims, l)
+                for zp in range(dims[l]):
+                    r = False
+                    for z in range(dims[l + 1]):
+                        if G[z] and WT[zp, z] != 0.0:
+                            r = True
+                            break
+                    R[o1 + zp] = r
+                uni[l - 1] = False
+        for k in range(c0, c):
+            good[k] = rv[ly[k]] if uni[ly[k]] else R[code_off[ly[k]] + un[k]]
+        # slope jump: certain where the difference is clearly above both thresholds
+        for j in range(n_out):
+            diff[j] = dN[p, j] - dN[p - 1, j]
+        thr = max(close_factor * (slope_rtol * (_vnorm(dN[p - 1]) + _vnorm(dN[p]))), bound)
+        unc[m] = not _vnorm(diff) > thr + JUMP_MARGIN * thr
+        m += 1
+        for j in range(n_out):
+            sl[m, j] = dN[p, j]
+            sl[m, n_out + j] = N[p, j] - dN[p, j] * t[p]
+    # the uncertain points: index, both slopes, both intervals' codes
+    ui = np.nonzero(unc)[0]
+    K = ui.size
+    dlr = np.empty((2 * K, n_out))  # slopes left (rows < K) and right of each
+    clr = np.empty((2 * K, ntot), np.int16)  # codes of the intervals left and right
+    if K > 0:
+        pts = np.nonzero(cnt)[0]
+        for k in range(K):
+            p = pts[ui[k]]
+            dlr[k] = dN[p - 1]
+            dlr[K + k] = dN[p]
+            for l in range(d):
+                clr[k, code_off[l]:code_off[l + 1]] = Cs[l][rm[l, p - 1]]
+                clr[K + k, code_off[l]:code_off[l + 1]] = Cs[l][rm[l, p]]
+    return tk, rec, good, sl, ui, dlr, clr
+
+
+@njit(cache=True, nogil=True)
+def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf, clipf,
+                  code_off, blas, reluf, opens, reach_out, nzall, c_bound, snap_rtol, t_merge, close_factor,
+                  slope_rtol):  # pragma: no cover - compiled
+    """Exact partitions of the segments [X0[i], X1[i]], each on its own (``_layer_loop`` then
+    ``_finish``; ``opens``, ``reach_out``, ``nzall``: ``line.core._finish_params``;
+    ``c_bound |X1[i] - X0[i]|``: the a-priori rounding floor of slope jumps on segment i), results
+    concatenated as ``line.core._partition_chunk`` returns them: kept t, crossings (rows: point
+    index in the chunk, layer, unit, breakpoint) and their goodness, slopes and intercepts of the
+    kept intervals side by side, counts per segment (rows: kept points, crossings, close and
+    erased decisions, close t's, uncertain jumps), the close t's, the uncertain slope jumps (point
+    index in the chunk; slopes and codes left then right), and (segment, layer) of a hidden layer
+    that overflowed (-1: none) and the first segment whose output is not finite (-1: none)."""
+    S = X0.shape[0]
+    n_out = dims[-1]
+    ntot = code_off[-1]
+    cnt = np.zeros((6, S), np.int64)
+    tks = [np.empty(0) for _ in range(0)]
+    recs = [np.empty((4, 0), np.int64) for _ in range(0)]
+    goods = [np.empty(0, np.bool_) for _ in range(0)]
+    sls = [np.empty((0, 2)) for _ in range(0)]
+    uis = [np.empty(0, np.int64) for _ in range(0)]
+    dlrs = [np.empty((0, 2)) for _ in range(0)]
+    clrs = [np.empty((0, 2), np.int16) for _ in range(0)]
+    sus = [np.empty(0) for _ in range(0)]
+    bad_out = -1
+    for i in range(S):
+        t, Cs, Dp, Du, rm, N, dN, c, e, s, bad = _layer_loop(
+            X0[i], X1[i], Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf,
+            clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor)
+        if bad >= 0:
+            e0 = np.zeros(0, np.int64)
+            return (np.zeros(0), np.zeros((4, 0), np.int64), np.zeros(0, np.bool_), np.zeros((0, n_out)),
+                    np.zeros((0, n_out)), e0, e0, cnt, e0, np.zeros(0), e0, np.zeros((0, n_out)),
+                    np.zeros((0, ntot), np.int16), i, bad, bad_out)
+        if bad_out < 0 and not _all_finite(N, dN):
+            bad_out = i
+        tk, rec, good, sl, ui, dlr, clr = _finish(
+            t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall,
+            c_bound * _vnorm(X1[i] - X0[i]), slope_rtol, close_factor)
+        tks.append(tk)
+        recs.append(rec)
+        goods.append(good)
+        sls.append(sl)
+        uis.append(ui)
+        dlrs.append(dlr)
+        clrs.append(clr)
+        sus.append(s)
+        cnt[0, i], cnt[1, i], cnt[2, i], cnt[3, i], cnt[4, i], cnt[5, i] = tk.size, good.size, c, e, s.size, ui.size
+    M, C, Q, K = int(cnt[0].sum()), int(cnt[1].sum()), int(cnt[4].sum()), int(cnt[5].sum())
+    tk_a = np.empty(M)
+    rec_a = np.empty((4, C), np.int64)
+    good_a = np.empty(C, np.bool_)
+    slope_a = np.empty((M + S, n_out))
+    icpt_a = np.empty((M + S, n_out))
+    pt_off = np.zeros(S + 1, np.int64)
+    cr_off = np.zeros(S + 1, np.int64)
+    ui_a = np.empty(K, np.int64)
+    dlr_a = np.empty((2 * K, n_out))
+    clr_a = np.empty((2 * K, ntot), np.int16)
+    sus_a = np.empty(Q)
+    sus_seg = np.empty(Q, np.int64)
+    m0, c0, q0, k0 = 0, 0, 0, 0
+    for i in range(S):
+        m, c, q, k = cnt[0, i], cnt[1, i], cnt[4, i], cnt[5, i]
+        tk_a[m0:m0 + m] = tks[i]
+        rec_a[:, c0:c0 + c] = recs[i]
+        rec_a[0, c0:c0 + c] += m0
+        good_a[c0:c0 + c] = goods[i]
+        slope_a[m0 + i:m0 + i + m + 1] = sls[i][:, :n_out]
+        icpt_a[m0 + i:m0 + i + m + 1] = sls[i][:, n_out:]
+        ui_a[k0:k0 + k] = uis[i] + m0
+        dlr_a[k0:k0 + k] = dlrs[i][:k]
+        dlr_a[K + k0:K + k0 + k] = dlrs[i][k:]
+        clr_a[k0:k0 + k] = clrs[i][:k]
+        clr_a[K + k0:K + k0 + k] = clrs[i][k:]
+        sus_a[q0:q0 + q] = sus[i]
+        sus_seg[q0:q0 + q] = i
+        m0, c0, q0, k0 = m0 + m, c0 + c, q0 + q, k0 + k
+        pt_off[i + 1] = m0
+        cr_off[i + 1] = c0
+    return (tk_a, rec_a, good_a, slope_a, icpt_a, pt_off, cr_off, cnt, sus_seg, sus_a, ui_a, dlr_a, clr_a, -1, -1,
+            bad_out)

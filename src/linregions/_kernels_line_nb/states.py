@@ -1,0 +1,270 @@
+"""Per-layer passes of the 1D kernels on one segment's points: activations and tangents, the
+rounding scale and snap tolerances (``tolerances.snap_scale``), strict crossings of breakpoints
+inside intervals, the state codes of the intervals with their close snap decisions, and the units
+whose code differs between consecutive intervals."""
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def interval_states(U, same, xi, tolb, sw, snap_rtol, close_factor):  # pragma: no cover - compiled
+    """``linregions.line.core._interval_states`` in one pass (same decisions): state codes of the
+    intervals and, per row, the close snap decisions and the snaps beyond rounding noise."""
+    P, n = U.shape
+    T = xi.size
+    s = np.zeros((P, n), np.int16)
+    n_close = np.zeros(P, np.int64)
+    n_erased = np.zeros(P, np.int64)
+    cf2 = close_factor * close_factor
+    for i in range(P):
+        for z in range(n):
+            if not sw[z]:
+                continue
+            for j in range(T):
+                tol = tolb[i, z] + snap_rtol * abs(xi[j]) if xi[j] != 0 else tolb[i, z]
+                a = abs(U[i, z] - xi[j]) * close_factor
+                if a > tol and a <= cf2 * tol:
+                    n_close[i] += 1
+                    if abs(U[i, z] - xi[j]) <= tol:
+                        n_erased[i] += 1
+    for i in range(P - 1):
+        if not same[i]:
+            continue
+        for z in range(n):
+            if not sw[z]:
+                continue
+            m2 = U[i, z] + U[i + 1, z]
+            c = 0
+            for j in range(T):
+                if m2 >= 2 * xi[j]:
+                    c += 1
+            c *= 2
+            for j in range(T):
+                tol = tolb[i, z] + snap_rtol * abs(xi[j]) if xi[j] != 0 else tolb[i, z]
+                tol1 = tolb[i + 1, z] + snap_rtol * abs(xi[j]) if xi[j] != 0 else tolb[i + 1, z]
+                if abs(U[i, z] - xi[j]) <= tol and abs(U[i + 1, z] - xi[j]) <= tol1:
+                    c = 2 * j + 1
+            s[i, z] = c
+    return s, n_close, n_erased
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _act(u, z, xi, q, phi, pt, clip):  # pragma: no cover - compiled
+    """phi(u) of unit z, the same float operations as ``PiecewiseLinear.__call__`` (a clip for hard
+    tanh / ReLU6, phi(xi_a) + q_p (u - xi_a) else), so both engines give identical values."""
+    if pt[z]:
+        return u
+    p = 0
+    while p < xi.size and u >= xi[p]:
+        p += 1
+    if clip:
+        return xi[0] if p == 0 else (u if p == 1 else xi[1])
+    j = p - 1 if p > 0 else 0
+    return phi[z, j] + q[z, p] * (u - xi[j])
+
+
+@njit(cache=True, nogil=True)
+def _W(Wf, w_off, dims, l):  # pragma: no cover - compiled
+    return Wf[w_off[l]:w_off[l + 1]].reshape((dims[l], dims[l + 1]))
+
+
+@njit(cache=True, nogil=True)
+def _Q(qf, q_off, dims, l):  # pragma: no cover - compiled
+    n = dims[l + 1]
+    return qf[q_off[l]:q_off[l + 1]].reshape((n, (q_off[l + 1] - q_off[l]) // n))
+
+
+@njit(cache=True, nogil=True)
+def _act_tangent(U, dU, C, xi, q, phi, pt, clip, relu):  # pragma: no cover - compiled
+    """One fused pass over the P points of a segment: ``AA = [phi(U); phi'(C) dU]`` (2P rows, the
+    values and the tangents, for one product) and the column maxima of |phi(U)| (rounding scale
+    of the next layer). ``C`` are the layer's interval state codes (the slope of the piece on each
+    interval; on a breakpoint the slope on its left). ReLU layers (``relu``): max(u, 0) and
+    (code >= 2) dU, the same values as the general formula."""
+    P, n = U.shape
+    AA = np.empty((2 * P, n))
+    amax = np.zeros(n)
+    if relu:
+        for i in range(P):
+            for z in range(n):
+                u = U[i, z]
+                a = u if u > 0.0 else 0.0
+                AA[i, z] = a
+                if a > amax[z]:
+                    amax[z] = a
+                AA[P + i, z] = dU[i, z] if C[i, z] >= 2 else 0.0
+        return AA, amax
+    for i in range(P):
+        for z in range(n):
+            a = _act(U[i, z], z, xi, q, phi, pt, clip)
+            AA[i, z] = a
+            a = abs(a)
+            if a > amax[z]:
+                amax[z] = a
+            AA[P + i, z] = dU[i, z] if pt[z] else dU[i, z] * q[z, C[i, z] // 2]
+    return AA, amax
+
+
+@njit(cache=True, nogil=True)
+def _all_finite(U, dU):  # pragma: no cover - compiled
+    ok = True
+    for i in range(U.shape[0]):
+        for z in range(U.shape[1]):
+            ok = ok and abs(U[i, z]) < np.inf and abs(dU[i, z]) < np.inf
+    return ok
+
+
+@njit(cache=True, nogil=True)
+def _tolerances(tolb, xi, snap_rtol, close_factor):  # pragma: no cover - compiled
+    """Snap tolerance of each (unit, breakpoint) from the scale ``tolb`` (``_tol_scale``):
+    SNAP_RTOL (tolb + |xi_j|) (``tolerances.snap_scale``), and the upper end CLOSE_FACTOR^2 tol of
+    a close snap decision."""
+    n = tolb.size
+    T = xi.size
+    tol = np.empty((n, T))
+    hi = np.empty((n, T))
+    for z in range(n):
+        tz = tolb[z] * snap_rtol
+        for j in range(T):
+            tol[z, j] = tz + snap_rtol * abs(xi[j])
+            hi[z, j] = close_factor * close_factor * tol[z, j]
+    return tol, hi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _crosses(D0, D1, tz):  # pragma: no cover - compiled
+    """u - xi_j beyond the tolerance on both sides of an interval, with opposite signs (tested
+    only after a sign change, which every such crossing makes)."""
+    return (D0 < 0.0) != (D1 < 0.0) and ((D0 > tz and D1 < -tz) or (D0 < -tz and D1 > tz))
+
+
+@njit(cache=True, nogil=True)
+def _strict_crossings(U, t, xi, tol, sw, allsw):  # pragma: no cover - compiled
+    """Strict crossings of breakpoints inside intervals (interval i, lam, t), in the order of
+    generation of the numpy engine (interval, breakpoint, unit), written in one pass into arrays
+    of a few per interval; only if they overflow, counted first and written again (no growing
+    arrays in the loop, which keeps it fast)."""
+    P, n = U.shape
+    T = xi.size
+    cap = min((P - 1) * T * n, 4 * P + 64)
+    for attempt in range(2):
+        ka = np.empty(cap, np.int64)
+        ta = np.empty(cap)
+        la = np.empty(cap)
+        K = 0
+        for i in range(P - 1):
+            U0, U1 = U[i], U[i + 1]
+            for j in range(T):
+                x = xi[j]
+                for z in range(n):
+                    D0 = U0[z] - x
+                    D1 = U1[z] - x
+                    if _crosses(D0, D1, tol[z, j]) and (allsw or sw[z]):
+                        if K < cap:
+                            lam = D0 / (D0 - D1)
+                            ka[K] = i
+                            la[K] = lam
+                            ta[K] = t[i] + lam * (t[i + 1] - t[i])
+                        K += 1
+        if K <= cap:
+            return ka[:K], ta[:K], la[:K]
+        cap = K
+    return ka, ta, la  # not reached: the second pass has room for every crossing
+
+
+@njit(cache=True, nogil=True)
+def _states_close(U, xi, tol, hi, sw, allsw, close_factor):  # pragma: no cover - compiled
+    """State codes of one layer on the intervals (row i: [t_i, t_{i+1}]; the last row 0) and the
+    close snap decisions at the points (counts, and which rows have one), the decisions of
+    ``interval_states``. A first branch-free pass marks the (point, breakpoint) pairs where some
+    unit is near xi_j (within the close range, or snapped: the same expressions as the tests
+    below); only those pairs are looked at unit by unit."""
+    P, n = U.shape
+    T = xi.size
+    C = np.zeros((P, n), np.int16)
+    flag = np.zeros(P, np.bool_)
+    near = np.zeros((P, T), np.bool_)
+    for i in range(P):
+        Ui = U[i]
+        for j in range(T):
+            x = xi[j]
+            cnt = 0
+            for z in range(n):
+                d = abs(Ui[z] - x)
+                cnt += (d * close_factor <= hi[z, j]) | (d <= tol[z, j])
+            near[i, j] = cnt > 0
+    n_close = 0
+    n_erased = 0
+    for i in range(P):
+        Ui = U[i]
+        nc = 0
+        ne = 0
+        for j in range(T):
+            if not near[i, j]:
+                continue
+            x = xi[j]
+            for z in range(n):
+                a = abs(Ui[z] - x) * close_factor
+                tz = tol[z, j]
+                c = (a > tz) & (a <= hi[z, j]) & (allsw or sw[z])
+                nc += c
+                ne += c & (a <= close_factor * tz)
+        n_close += nc
+        n_erased += ne
+        flag[i] = nc > 0
+        if i == P - 1:
+            continue
+        Ci = C[i]
+        U1 = U[i + 1]
+        if T == 1:
+            x2 = 2.0 * xi[0]
+            for z in range(n):
+                Ci[z] = 2 * (Ui[z] + U1[z] >= x2)
+        else:
+            for z in range(n):
+                m2 = Ui[z] + U1[z]
+                cz = 0
+                for j in range(T):
+                    cz += m2 >= 2.0 * xi[j]
+                Ci[z] = 2 * cz
+        for j in range(T):
+            if not (near[i, j] and near[i + 1, j]):
+                continue
+            x = xi[j]
+            for z in range(n):
+                tz = tol[z, j]
+                on = (abs(Ui[z] - x) <= tz) & (abs(U1[z] - x) <= tz)
+                Ci[z] = 2 * j + 1 if on else Ci[z]
+        if not allsw:
+            for z in range(n):
+                if not sw[z]:
+                    Ci[z] = 0
+    return C, n_close, n_erased, flag
+
+
+@njit(cache=True, nogil=True)
+def _row_diffs(C):  # pragma: no cover - compiled
+    """The units whose state code differs between interval rows r - 1 and r of one layer's codes
+    ``C`` (rows 0..R-2 are intervals, the last row is not), as CSR: ``du[dp[r]:dp[r + 1]]`` in
+    increasing order (empty for r = 0 and the last row). Two consecutive final intervals lie in
+    the same row of a layer or in consecutive rows (later layers only split intervals), so these
+    are all the comparisons the crossings pass needs, made once per layer."""
+    R, n = C.shape
+    dp = np.zeros(R + 1, np.int64)
+    for r in range(1, R - 1):
+        C0, C1 = C[r - 1], C[r]
+        c = 0
+        for z in range(n):
+            c += C0[z] != C1[z]
+        dp[r + 1] = dp[r] + c
+    dp[R] = dp[R - 1]  # R >= 2: a segment has two ends
+    du = np.empty(dp[R], np.int64)
+    for r in range(1, R - 1):
+        if dp[r + 1] > dp[r]:
+            C0, C1 = C[r - 1], C[r]
+            k = dp[r]
+            for z in range(n):
+                if C0[z] != C1[z]:
+                    du[k] = z
+                    k += 1
+    return dp, du
