@@ -17,7 +17,7 @@ are printed.
 ``--plain`` also times the plain path (``_SKIP_EMPTY_PROBES = False``: every diameter through the
 whole network, the proxy from a forward pass of the vertices), alternated with the fast path.
 ``--engines`` times the segment engines of a ``Network``'s chords and
-probes (``local_complexity._SEGMENT_ENGINE``): "dense" (``linregions.lines``, per-segment compiled
+probes (``local_complexity.columns._SEGMENT_ENGINE``): "dense" (``linregions.lines``, per-segment compiled
 kernel, exact re-decision of close calls) and "torch" (``linregions.engine`` on the network's
 ``to_torch()`` module, batched over segments). Threads: whatever ``OMP_NUM_THREADS`` /
 ``MKL_NUM_THREADS`` say and torch's thread count (printed); timings on a shared machine are noisy,
@@ -43,7 +43,7 @@ from linregions.local_complexity import local_complexity, probe_directions
 from linregions._kernels_line import one_blas_thread
 from linregions.local_complexity.star import star_certificate
 
-LC = __import__("sys").modules["linregions.local_complexity"]  # the module (the package re-exports the function)
+LC = __import__("sys").modules["linregions.local_complexity.columns"]  # the paths' switches
 ROWS = {"density": ("density",), "probes": ("probes",), "proxy": ("proxy",), "all": ("density", "probes", "proxy")}
 
 

@@ -10,15 +10,15 @@ import linregions as lr
 
 from linregions.local_complexity import local_complexity
 
-lc_module = __import__("sys").modules["linregions.local_complexity"]
-lcm = lc_module
+lcm = __import__("sys").modules["linregions.local_complexity"]
+lc_columns = __import__("sys").modules["linregions.local_complexity.columns"]  # the paths' switches
 
 
 def _both(monkeypatch, model, X, radii, **kw):
     a = local_complexity(model, X, radii, progress=False, **kw)
-    monkeypatch.setattr(lc_module, "_SKIP_EMPTY_PROBES", False)
+    monkeypatch.setattr(lc_columns, "_SKIP_EMPTY_PROBES", False)
     b = local_complexity(model, X, radii, progress=False, **kw)
-    monkeypatch.setattr(lc_module, "_SKIP_EMPTY_PROBES", True)
+    monkeypatch.setattr(lc_columns, "_SKIP_EMPTY_PROBES", True)
     return a, b
 
 
@@ -62,7 +62,7 @@ def test_torch_segment_engine_gives_the_same_table(monkeypatch):
     X = np.random.default_rng(4).normal(size=(4, 20))
     kw = dict(n_chords=8, seed=2, progress=False)
     a = local_complexity(net, X, [0.1, 1.0], **kw)
-    monkeypatch.setattr(lc_module, "_SEGMENT_ENGINE", "torch")
+    monkeypatch.setattr(lc_columns, "_SEGMENT_ENGINE", "torch")
     b = local_complexity(net, X, [0.1, 1.0], **kw)
     assert a["probe_crossings_activation"].sum() > 0 and a["density_activation"].sum() > 0
     for c in a.columns:
