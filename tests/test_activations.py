@@ -100,3 +100,21 @@ def test_complex_parameters_are_refused_not_truncated():
         PiecewiseLinear(np.array([0.0 + 1j]), [0.0, 1.0])
     with pytest.raises(TypeError, match="complex"):
         PiecewiseLinear([0.0], np.array([0.0, 1.0 + 0.5j]))
+
+
+@pytest.mark.parametrize("act", [relu(), hard_tanh(), leaky_relu(0.1),
+                                 PiecewiseLinear([-1.0, 0.5, 2.0], [0.3, -1.0, 2.0, 0.1], 0.7),
+                                 PiecewiseLinear([0.5], [2.0, -0.5], 1.0)],
+                         ids=["relu", "hard_tanh", "leaky", "three_breakpoints", "one_breakpoint"])
+def test_torch_paths_are_the_numpy_paths(act):
+    """Pieces, slopes and values of torch tensors (comparisons and selects, no gather) against the
+    numpy paths, bit for bit, on values that include the breakpoints themselves and -0.0."""
+    rng = np.random.default_rng(3)
+    u = rng.normal(size=(60, 7)) * 2
+    u[0, : act.T] = act.breakpoints
+    u[1, 0] = -0.0
+    ut = torch.tensor(u)
+    np.testing.assert_array_equal(act.piece(ut).numpy(), act.piece(u))
+    np.testing.assert_array_equal(act.slope(act.piece(ut)).numpy(), act.slope(act.piece(u)))
+    np.testing.assert_array_equal(act(ut).numpy(), act(u))
+    assert act(ut.float()).dtype == torch.float32

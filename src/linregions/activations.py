@@ -154,8 +154,13 @@ class PiecewiseLinear:
         if _is_torch(u):
             import torch
 
-            xi = torch.tensor(self.breakpoints, dtype=u.dtype, device=u.device)
-            return torch.searchsorted(xi, u.contiguous(), right=True)
+            if self.T > 8:
+                xi = torch.tensor(self.breakpoints, dtype=u.dtype, device=u.device)
+                return torch.searchsorted(xi, u.contiguous(), right=True)
+            p = (u >= float(self.breakpoints[0])).to(torch.int64)  # as below: comparisons beat searchsorted
+            for x in self.breakpoints[1:]:
+                p += u >= float(x)
+            return p
         u = np.asarray(u)
         if self.T > 8:
             return np.searchsorted(self.breakpoints, u, side="right")
@@ -170,6 +175,12 @@ class PiecewiseLinear:
         if _is_torch(piece):
             import torch
 
+            if not self.per_unit and self.T <= 8:  # a chain of selects of the exact slopes (no gather)
+                c = [torch.tensor(float(v), dtype=torch.float64, device=piece.device) for v in self.slopes]
+                q = torch.where(piece >= 1, c[1], c[0])
+                for j in range(2, self.T + 1):
+                    q = torch.where(piece == j, c[j], q)
+                return q
             q = torch.tensor(self.slopes, dtype=torch.float64, device=piece.device)
             rows = torch.arange(q.shape[0], device=piece.device)
         else:
@@ -187,8 +198,8 @@ class PiecewiseLinear:
 
     def __call__(self, u):
         """phi(u), elementwise (numpy array or torch tensor)."""
-        if not _is_torch(u) and not self.per_unit:
-            fast = self._fast_numpy(u)
+        if not self.per_unit:
+            fast = self._fast_torch(u) if _is_torch(u) else self._fast_numpy(u)
             if fast is not None:
                 return fast
         xi, q, phis = self._arrays(u)
@@ -224,6 +235,22 @@ class PiecewiseLinear:
             return v + q[(u >= x).view(np.int8)] * d
         if self.T == 2 and q[0] == 0.0 and q[1] == 1.0 and q[2] == 0.0 and v == xi[0]:
             return np.clip(u, xi[0], xi[1])
+        return None
+
+    def _fast_torch(self, u):
+        """``_fast_numpy`` on a torch tensor: the same formulas with selects instead of gathers
+        (ReLU: max(u, 0); hard tanh / ReLU6: a clip; one breakpoint: phi(xi) + q_p (u - xi))."""
+        import torch
+
+        xi, q, v = self.breakpoints, self.slopes, float(self.value)
+        if self.T == 1:
+            x = float(xi[0])
+            if x == 0.0 and v == 0.0 and q[0] == 0.0 and q[1] == 1.0:
+                return torch.clamp_min(u, 0.0)
+            d = u - x if x != 0.0 else u
+            return v + torch.where(u >= x, u.new_tensor(float(q[1])), u.new_tensor(float(q[0]))) * d
+        if self.T == 2 and q[0] == 0.0 and q[1] == 1.0 and q[2] == 0.0 and v == xi[0]:
+            return torch.clamp(u, float(xi[0]), float(xi[1]))
         return None
 
     def check_width(self, n: int, where: str = "") -> None:
