@@ -395,3 +395,22 @@ def test_k1_kernel_equals_general_kernel_on_the_same_inputs():
                 tot += _kk_values(tn, S, full(l), full(u), full(i), True)
         assert torch.allclose(Vn[:, 0], tot[:, 0], rtol=1e-12, atol=1e-12)
         assert torch.allclose(Vn[:, 1], tot[:, 1], rtol=1e-12, atol=1e-12)
+
+
+def test_k1_values_without_substituted_passes_keep_the_other_columns():
+    """``_k1_values(..., substituted=False)`` (what ``theorem6`` runs for the activation kind and
+    the unmodified linear kind) gives the activation and unmodified columns bit for bit as the
+    full kernel, and NaN for the substituted column it skips."""
+    import torch
+
+    from linregions.theory import Box, NetworkLaw, _k1_values, _TorchStack
+
+    law = NetworkLaw(3, (6, 5, 4), 2, biases=Normal(0.5))
+    nets = [law.sample(s) for s in range(2)]
+    dom = Box(np.zeros(3), np.ones(3))
+    S = torch.as_tensor(dom.sample(np.random.default_rng(0), 40), dtype=torch.float64)
+    ts = _TorchStack(nets, [Normal(0.5)] * 3, None, dom)
+    full = _k1_values(ts, torch.stack([S, S])).numpy()
+    skip = _k1_values(ts, torch.stack([S, S]), substituted=False).numpy()
+    np.testing.assert_array_equal(skip[..., [0, 2]], full[..., [0, 2]])
+    assert np.isnan(skip[..., 1]).all() and np.isfinite(full[..., 1]).all()

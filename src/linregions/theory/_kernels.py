@@ -144,10 +144,12 @@ def _reach_stack(ts: _TorchStack, opens: dict, lo: int, extra: int) -> dict:
     return out
 
 
-def _k1_values(ts: _TorchStack, S):
+def _k1_values(ts: _TorchStack, S, substituted: bool = True):
     """Per network and input (S: (M, B, m)), the k = 1 integrand summed over neurons and
     breakpoints, three ways: (M, B, 3) = (activation kind, linear kind substituted, linear kind
-    unmodified). Vectorised over networks, inputs, and the neurons of each layer."""
+    unmodified). Vectorised over networks, inputs, and the neurons of each layer. Without
+    ``substituted`` the substituted passes (one per hidden layer and breakpoint, most of the cost)
+    are skipped and the second column is NaN."""
     import torch
 
     net, d = ts.net, ts.net.depth
@@ -179,6 +181,8 @@ def _k1_values(ts: _TorchStack, S):
         if l == d - 1:
             sub += (t * R[l]).sum(dim=(0, 3))
             continue
+        if not substituted:
+            continue
         for i in range(t.shape[0]):
             delta = ts.phi_xi[l][..., i] - acts[l]  # (M, B, n_l): change of z's output when z sits at ξ_i
             U = us[l + 1][:, :, None, :] + delta[..., None] * ts.Wt[l + 1][:, None]  # (M, B, n_l, n_{l+1})
@@ -194,6 +198,8 @@ def _k1_values(ts: _TorchStack, S):
             else:
                 good = (G.to(torch.float64) * ts.nz[l + 1].transpose(-1, -2).to(torch.float64)[:, None]).sum(-1) > 0
             sub += (t[i] * good).sum(dim=-1)
+    if not substituted:
+        sub = torch.full_like(act, float("nan"))
     return torch.stack([act, sub, unm], dim=-1)
 
 

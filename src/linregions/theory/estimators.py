@@ -163,8 +163,9 @@ def _tuples(net: Network, k: int, n_x: int, tuples: int | str | None, rng: np.ra
 
 
 def _estimate_k1(nets: list[Network], laws: list, domain: Domain, n_samples: int, rng: np.random.Generator,
-                 device: Any) -> list[dict]:
-    """k = 1 for many networks at once: batches of networks x inputs through ``_k1_values``."""
+                 device: Any, substituted: bool = True) -> list[dict]:
+    """k = 1 for many networks at once: batches of networks x inputs through ``_k1_values``
+    (``substituted``: also the linear kind in the substituted network, else NaN there)."""
     import torch
 
     net = nets[0]
@@ -182,7 +183,8 @@ def _estimate_k1(nets: list[Network], laws: list, domain: Domain, n_samples: int
         with _cpu_threads(device, len(group) * B * per_input):
             for b0 in range(0, n, B):
                 S = np.stack([S_all[s0 + i][b0 : b0 + B] for i in range(len(group))])
-                vals.append(_k1_values(ts, torch.as_tensor(S, dtype=torch.float64, device=ts.device)).cpu().numpy())
+                St = torch.as_tensor(S, dtype=torch.float64, device=ts.device)
+                vals.append(_k1_values(ts, St, substituted).cpu().numpy())
         V = np.concatenate(vals, axis=1)  # (M, n, 3)
         for i in range(len(group)):
             Vi = V[i] * w_all[s0 + i][:, None]
@@ -265,7 +267,7 @@ def theorem6(model: Any, domain: Domain, k: int = 1, *, bias_law: Any = None,
     rng = np.random.default_rng([int(seed), 11])
     key = "activation" if kind == "activation" else f"linear/{mode}"
     if int(k) == 1:
-        res = [r[key] for r in _estimate_k1(nets, laws, domain, n_samples, rng, device)]
+        res = [r[key] for r in _estimate_k1(nets, laws, domain, n_samples, rng, device, key == "linear/substituted")]
     else:
         it = nets
         if progress and len(nets) > 1:
