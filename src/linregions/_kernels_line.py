@@ -89,35 +89,52 @@ def _blas_controller():
 
 
 class one_blas_thread:
-    """Context: the compiled kernels' BLAS (per-segment products of a few hundred rows) runs on one
-    thread, then the previous setting is restored. Threads do not pay off on products this small,
-    and on a loaded machine waiting threads made them several times slower (issue 15). The setting
-    is process-wide while the context is open. The libraries' own get/set calls (threadpoolctl's
-    controllers, found once) cost about a microsecond, so a single ``line`` call can afford it."""
+    """Context: BLAS runs on one thread, then the previous setting is restored. The compiled
+    kernels' per-segment products have a few hundred rows: threads do not pay off there, and on a
+    loaded machine waiting threads made them several times slower (issue 15). The setting is
+    process-wide while the context is open; the libraries' own get/set calls (threadpoolctl's
+    controllers, found once) cost about a microsecond.
+
+    ``compiled_only``: limit only the BLAS that numba's compiled products call (scipy's), not
+    numpy's own bundled BLAS where that is a separate library (pip wheels). Restoring numpy's
+    threads wakes its idle workers, which then compete with the kernel for the cores: 40-110 µs
+    per single ``line`` call on a loaded 2-core machine (``benchmarks/line.py``)."""
+
+    def __init__(self, compiled_only: bool = False):
+        self._libs = _blas_libs(compiled_only)
 
     def __enter__(self):
-        libs = _blas_libs()
-        self._saved = [lib.get_num_threads() for lib in libs]
-        for lib, n in zip(libs, self._saved):
+        self._saved = [lib.get_num_threads() for lib in self._libs]
+        for lib, n in zip(self._libs, self._saved):
             if n != 1:
                 lib.set_num_threads(1)
         return self
 
     def __exit__(self, *exc):
-        for lib, n in zip(_blas_libs(), self._saved):
+        for lib, n in zip(self._libs, self._saved):
             if n != 1:
                 lib.set_num_threads(n)
         return False
 
 
-_LIBS: list = []
+_LIBS: dict = {}
 
 
-def _blas_libs() -> list:
-    """threadpoolctl's controllers of the loaded BLAS libraries (of ``_blas_controller``), found once."""
-    if not _LIBS:
-        _LIBS.append([lib for lib in _blas_controller().lib_controllers if lib.user_api == "blas"])
-    return _LIBS[0]
+def _blas_libs(compiled_only: bool) -> list:
+    """threadpoolctl's controllers of the loaded BLAS libraries (of ``_blas_controller``), found
+    once; with ``compiled_only``, without numpy's bundled BLAS when another library (scipy's, the
+    one numba's products call) is loaded beside it."""
+    if compiled_only not in _LIBS:
+        import os
+
+        libs = [lib for lib in _blas_controller().lib_controllers if lib.user_api == "blas"]
+        if compiled_only and len(libs) > 1:
+            np_dir = os.path.dirname(os.path.realpath(np.__file__))
+            own = tuple(d + os.sep for d in (np_dir, np_dir + ".libs"))
+            other = [lib for lib in libs if not os.path.realpath(lib.filepath).startswith(own)]
+            libs = other or libs
+        _LIBS[compiled_only] = libs
+    return _LIBS[compiled_only]
 
 
 def segments_line(*args):

@@ -49,32 +49,34 @@ def _rowwise_tol(A, WT, b, P, amax):  # pragma: no cover - compiled
             a1 = A1[k] if m1 else 0.0
             a2 = A2[k] if m2 else 0.0
             a3 = A3[k] if m3 else 0.0
-            if a0 != 0.0:
-                for j in range(N):
-                    r0[j] += a0 * w[j]
-            if a1 != 0.0:
-                for j in range(N):
-                    r1[j] += a1 * w[j]
-            if a2 != 0.0:
-                for j in range(N):
-                    r2[j] += a2 * w[j]
-            if a3 != 0.0:
-                for j in range(N):
-                    r3[j] += a3 * w[j]
-            if pending and amax[k] != 0.0:
-                a = amax[k]
-                for j in range(N):
-                    tolb[j] += a * abs(w[j])
+            _axpy(r0, a0, w)
+            _axpy(r1, a1, w)
+            _axpy(r2, a2, w)
+            _axpy(r3, a3, w)
+            if pending:
+                _axpy_abs(tolb, amax[k], w)
         pending = False
         i0 += 4
     if pending:
         for k in range(K):
-            a = amax[k]
-            if a != 0.0:
-                w = WT[k]
-                for j in range(N):
-                    tolb[j] += a * abs(w[j])
+            _axpy_abs(tolb, amax[k], WT[k])
     return out, tolb
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _axpy(r, a, w):  # pragma: no cover - compiled
+    """r += a w, skipped where a == 0 (the row-wise kernels' zero skipping)."""
+    if a != 0.0:
+        for j in range(r.size):
+            r[j] += a * w[j]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _axpy_abs(r, a, w):  # pragma: no cover - compiled
+    """r += a |w|, skipped where a == 0 (rounding scales)."""
+    if a != 0.0:
+        for j in range(r.size):
+            r[j] += a * abs(w[j])
 
 
 @njit(cache=True, nogil=True)
@@ -104,18 +106,10 @@ def _first_layer(x0, x1, WT, b, amax):  # pragma: no cover - compiled
                 r2[j] += a2 * wj
                 tolb[j] += at * abs(wj)
             continue
-        if a0 != 0.0:
-            for j in range(N):
-                r0[j] += a0 * w[j]
-        if a1 != 0.0:
-            for j in range(N):
-                r1[j] += a1 * w[j]
-        if a2 != 0.0:
-            for j in range(N):
-                r2[j] += a2 * w[j]
-        if at != 0.0:
-            for j in range(N):
-                tolb[j] += at * abs(w[j])
+        _axpy(r0, a0, w)
+        _axpy(r1, a1, w)
+        _axpy(r2, a2, w)
+        _axpy_abs(tolb, at, w)
     return out, tolb
 
 
@@ -127,10 +121,7 @@ def _tol_scale(amax, aW, bl):  # pragma: no cover - compiled
     for z in range(bl.size):
         tolb[z] = abs(bl[z])
     for k in range(aW.shape[0]):
-        a = amax[k]
-        if a != 0.0:
-            for z in range(bl.size):
-                tolb[z] += a * aW[k, z]
+        _axpy(tolb, amax[k], aW[k])
     return tolb
 
 

@@ -379,7 +379,7 @@ def _chunk_compiled(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, n
     prm = _kernel_params(net)
     opens, reach_out, nzall, c_bound, needs_blas = _finish_params(net)
     X0, X1 = np.ascontiguousarray(X0, dtype=np.float64), np.ascontiguousarray(X1, dtype=np.float64)
-    with _kernels_line.one_blas_thread() if needs_blas else contextlib.nullcontext():
+    with _kernels_line.one_blas_thread(compiled_only=True) if needs_blas else contextlib.nullcontext():
         (t, rec, good, slopes, intercepts, pt_off, cr_off, cnt, sus_seg, sus_t, ui, dlr, clr, bad_seg, bad_layer,
          bad_out) = _kernels_line.segments_line(X0, X1, *prm, opens, reach_out, nzall, c_bound, SNAP_RTOL, T_MERGE,
                                                 CLOSE_FACTOR, SLOPE_RTOL)
