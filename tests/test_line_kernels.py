@@ -180,3 +180,24 @@ def test_first_layer_is_the_rowwise_product(K, N, zeros):
     R_ref, tol_ref = products._rowwise_tol(np.stack([x0, x1, x1 - x0]), WT, b, 2, amax)
     np.testing.assert_array_equal(R, R_ref)
     np.testing.assert_array_equal(tol, tol_ref)
+
+
+def test_compiled_only_limiter_keeps_numpy_blas_and_restores():
+    """``one_blas_thread(compiled_only=True)`` limits a non-empty subset of the BLAS libraries
+    (all of them when there is one), never numpy's bundled one when another is loaded, and
+    restores every setting on exit."""
+    import os
+
+    ctl = _kernels_line._blas_controller()
+    libs = _kernels_line._blas_libs(False)
+    if not libs:
+        pytest.skip("no BLAS library that threadpoolctl can control")
+    sub = _kernels_line._blas_libs(True)
+    assert sub and all(lib in libs for lib in sub)
+    np_dir = os.path.dirname(os.path.realpath(np.__file__))
+    if len(libs) > 1 and len(sub) < len(libs):
+        assert all(not os.path.realpath(lib.filepath).startswith(np_dir) for lib in sub)
+    before = [lib["num_threads"] for lib in ctl.info() if lib["user_api"] == "blas"]
+    with _kernels_line.one_blas_thread(compiled_only=True):
+        assert all(lib.get_num_threads() == 1 for lib in sub)
+    assert [lib["num_threads"] for lib in ctl.info() if lib["user_api"] == "blas"] == before
