@@ -1,31 +1,19 @@
-"""Compiled loops of the planar construction (numba, ``cache=True``).
+"""Cutting the complex by a chunk of a layer's lines (numba, ``cache=True``).
 
-Per chunk of a layer's lines, ``split_chunk`` splits every edge at every crossing and lists the
-faces to cut, and ``clip_chunk`` cuts them, one ancestor face at a time; at the end of a layer
-``face_codes`` / ``snap_decisions`` read the activation state of every face and count close
-snapping decisions; ``complex_arrays`` turns the rings into the result's arrays (edges, their
-faces, areas) and ``any_open`` reduces state codes to goodness. The matmul per layer stays in
-numpy (``values``). These loops replace bookkeeping whose vectorised form needed a Python round
-per cutter and faces x width temporaries (issue 15's profile), with no temporaries beyond the
-complex itself.
+``slot_edges`` lists the edge of every ring slot; ``split_chunk`` splits every edge at every
+crossing of the chunk's lines and lists the faces to cut; ``clip_chunk`` cuts them, one ancestor
+face at a time.
 
-Inside the loops: the set bits of a side word are visited one step per set bit (``_bit_index``),
-not one per bit position; buffers are grown only when full (a call that hands arrays over costs
-reference counting even when it returns its argument); ring positions wrap by a comparison, not
-an integer division; close snapping decisions are counted without branches.
+Inside the loops: the set bits of a side word (``_side_bits``) are visited one step per set bit
+(``_bit_index``), not one per bit position; buffers are grown only when full (``_grow1``,
+``_grow2``: a call that hands arrays over costs reference counting even when it returns its
+argument); ring positions wrap by a comparison, not an integer division.
 """
 from __future__ import annotations
 
 import numpy as np
 
-try:
-    from numba import njit
-except ImportError:  # numba is a required dependency; in a broken install the same loops run as
-    # plain Python (correct, slow) rather than a second implementation
-
-    def njit(*args, **kwargs):
-        return args[0] if args and callable(args[0]) else (lambda f: f)
-
+from ._jit import njit
 
 #: De Bruijn sequence for the index of a single set bit of a 64-bit word: (b * _DEBRUIJN) >> 58 is
 #: distinct for the 64 words b = 1 << i, and ``_BIT_OF`` maps it back to i.
@@ -240,89 +228,6 @@ def clip_chunk(P, nV, U, sv, sl, ns, fstart, flen, nF, anc, cptr, ccol, cxi, cto
                 if nF > max_faces:
                     return P, nV, sv, sl, ns, fstart, flen, nF, parents, npar, n_skipped, 2
     return P, nV, sv, sl, ns, fstart, flen, nF, parents, npar, n_skipped, 0
-
-
-@njit(cache=True)
-def face_codes(U, sv, fstart, flen, xi, tol, switching, out):
-    """State code of every face and unit (2p inside piece p, 2j + 1 on breakpoint j) into ``out``
-    (F, n): read at the face's first vertex, and at the mean of its vertices where the first vertex
-    is on a breakpoint (within ``tol`` (n, T))."""
-    F, n = out.shape
-    T = xi.size
-    hi = np.empty((T, n))
-    lo = np.empty((T, n))
-    for j in range(T):
-        for k in range(n):
-            hi[j, k] = xi[j] + tol[k, j]
-            lo[j, k] = xi[j] - tol[k, j]
-    c = np.empty(n, np.int64)
-    for f in range(F):
-        st = fstart[f]
-        L = flen[f]
-        v0 = sv[st]
-        for k in range(n):
-            c[k] = 0
-        for j in range(T):
-            for k in range(n):
-                u = U[v0, k]
-                c[k] += (u > hi[j, k]) + (u >= lo[j, k])
-        for k in range(n):
-            if not switching[k]:
-                c[k] = 0
-            elif c[k] & 1:
-                m = 0.0
-                for i in range(L):
-                    m += U[sv[st + i], k]
-                m /= L
-                cm = 0
-                for j in range(T):
-                    cm += (m > hi[j, k]) + (m >= lo[j, k])
-                c[k] = cm
-            out[f, k] = c[k]
-
-
-@njit(cache=True)
-def snap_decisions(U, nV, xi, tol, switching, close_factor):
-    """Count (vertex, neuron, breakpoint) snapping decisions that were close: ``erased``, values
-    snapped onto a breakpoint with ``tol / close_factor < |u - xi| <= tol`` (more than rounding
-    noise was erased), and ``kept``, values left off it with ``tol < |u - xi| < close_factor tol``.
-    Counted without branches over contiguous rows (non-switching units weigh 0)."""
-    n = U.shape[1]
-    T = xi.size
-    tt = np.empty((T, n))
-    ct = np.empty((T, n))
-    for j in range(T):
-        for k in range(n):
-            tt[j, k] = tol[k, j]
-            ct[j, k] = close_factor * tol[k, j]
-    sw = np.empty(n, np.int64)
-    for k in range(n):
-        sw[k] = 1 if switching[k] else 0
-    erased = 0
-    kept = 0
-    for v in range(nV):
-        for j in range(T):
-            x = xi[j]
-            for k in range(n):
-                d = abs(U[v, k] - x)
-                t = tt[j, k]
-                erased += sw[k] * np.int64((d <= t) & (d * close_factor > t))
-                kept += sw[k] * np.int64((d > t) & (d < ct[j, k]))
-    return erased, kept
-
-
-@njit(cache=True)
-def any_open(codes, tab):
-    """Per row of ``codes`` (F, n): is some unit open (``tab[k, code]``)? A reduction, without a
-    faces x width temporary."""
-    F, n = codes.shape
-    out = np.zeros(F, np.bool_)
-    for f in range(F):
-        for k in range(n):
-            if tab[k, codes[f, k]]:
-                out[f] = True
-                break
-    return out
 
 
 @njit(cache=True)
@@ -554,85 +459,3 @@ def split_chunk(P, nV, U, key, order, osv, osl, fstart, flen, nF, cols, xis, tol
             cptr[na + 1] = npk
             na += 1
     return P, nV, nsv, nsl, fstart, flen, anc[:na], cptr[: na + 1], pk[:npk], merged, merged_kept, 0
-
-
-@njit(cache=True)
-def complex_arrays(P, sv, sl, fstart, flen, nF, unit_roundoff):
-    """The final complex from the builder's rings: vertices compacted to those used, faces as CSR
-    rings (``ptr``, ``fv``, labels ``fl``), every slot's edge key, direction (lo -> hi) and face,
-    and every face's area (shoelace formula relative to its first vertex) with a bound on its
-    rounding error. ``complex_edges`` then gives the unique edges (lo, hi) with the label of their
-    first slot, the faces left / right of lo -> hi (-1 outside), and how often each edge runs
-    lo -> hi and hi -> lo (1 and 1 inside, 1 in total on the domain boundary, when watertight)."""
-    ptr = np.zeros(nF + 1, np.int64)
-    for f in range(nF):
-        ptr[f + 1] = ptr[f] + flen[f]
-    ns = ptr[nF]
-    nV0 = P.shape[0]
-    remap = np.full(nV0, -1, np.int64)
-    fv = np.empty(ns, np.int64)
-    fl = np.empty(ns, np.int64)
-    for f in range(nF):
-        st = fstart[f]
-        for i in range(flen[f]):
-            remap[sv[st + i]] = 0
-    V = 0
-    for v in range(nV0):  # used vertices keep their order
-        if remap[v] == 0:
-            remap[v] = V
-            V += 1
-    for f in range(nF):
-        st = fstart[f]
-        for i in range(flen[f]):
-            fv[ptr[f] + i] = remap[sv[st + i]]
-            fl[ptr[f] + i] = sl[st + i]
-    Pc = np.empty((V, 2))
-    for v in range(nV0):
-        if remap[v] >= 0:
-            Pc[remap[v]] = P[v]
-    key = np.empty(ns, np.int64)
-    fwd = np.empty(ns, np.bool_)
-    seg = np.empty(ns, np.int64)
-    area = np.zeros(nF)
-    err = np.zeros(nF)
-    for f in range(nF):
-        L = ptr[f + 1] - ptr[f]
-        x0 = Pc[fv[ptr[f]], 0]
-        y0 = Pc[fv[ptr[f]], 1]
-        s = 0.0
-        sa = 0.0
-        for i in range(L):
-            a = fv[ptr[f] + i]
-            b = fv[ptr[f] + (i + 1 if i + 1 < L else 0)]
-            key[ptr[f] + i] = min(a, b) * V + max(a, b)
-            fwd[ptr[f] + i] = a < b
-            seg[ptr[f] + i] = f
-            t1 = (Pc[a, 0] - x0) * (Pc[b, 1] - y0)
-            t2 = (Pc[b, 0] - x0) * (Pc[a, 1] - y0)
-            s += t1 - t2
-            sa += abs(t1) + abs(t2)
-        area[f] = 0.5 * s
-        err[f] = 8.0 * L * unit_roundoff * sa
-    return Pc, ptr, fv, fl, key, fwd, seg, area, err
-
-
-@njit(cache=True)
-def complex_edges(key, order, fwd, seg, fl, V):
-    """Unique edges of the rings from their slot keys sorted by ``order`` (see ``complex_arrays``)."""
-    ns = key.size
-    edges = np.empty((ns, 2), np.int64)
-    elab = np.empty(ns, np.int64)
-    efaces = np.full((ns, 2), -1, np.int64)
-    occ = np.zeros((ns, 2), np.int64)
-    E = 0
-    for q in range(ns):
-        s = order[q]
-        if q == 0 or key[s] != key[order[q - 1]]:
-            edges[E, 0] = key[s] // V
-            edges[E, 1] = key[s] % V
-            elab[E] = fl[s]
-            E += 1
-        side = 0 if fwd[s] else 1
-        efaces[E - 1, side] = seg[s]
-        occ[E - 1, side] += 1
-    return edges[:E].copy(), elab[:E].copy(), efaces[:E].copy(), occ[:E].copy()
