@@ -27,13 +27,17 @@ import torch
 import torch.fx
 
 from ..network import ARGMAX, NEURON
-from .blocks import blockwise, module_threads
+from .blocks import blockwise, in_workers, module_threads
 from .protocol import Live, Site
 
 __all__ = ["ModuleProgram", "compile_program", "InputShapeError"]
 
 
 Fn = Callable[[str, tuple, dict], Any]
+
+#: Entries of one site per goodness pass of ``ModuleProgram.reach_units`` (a unit of work of the
+#: worker threads).
+REACH_GROUP = 16
 
 
 
@@ -56,6 +60,10 @@ class SiteOps:
     pre: Callable[[str, torch.Tensor], torch.Tensor]
     post: Callable[[str, torch.Tensor, torch.Tensor], torch.Tensor]
     view: bool = False  # pre is a reshape of the input (a view): u_l shares the input's storage
+    # what post reads of the input (None: all of it), and post from that part: post(m, x, a) is
+    # post_part(m, part(x), a), so a driver that inserts rows may gather only the part
+    part: Callable[[torch.Tensor], torch.Tensor] | None = None
+    post_part: Callable[[str, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
 
 def _is_lin(mode: str) -> bool:
@@ -93,6 +101,15 @@ def _zero_const(o: Any) -> Any:
     return o
 
 
+def _zero_unless(x: torch.Tensor, keep: torch.Tensor) -> None:
+    """``x.masked_fill_(~keep, 0.0)`` for float64 x, without a branch per element (slow on masks
+    without long runs): the bits of x and'ed with all ones where ``keep``, all zeros (+0.0) elsewhere."""
+    if x.dtype != torch.float64:
+        x.masked_fill_(~keep, 0.0)
+        return
+    x.view(torch.int64).bitwise_and_(keep.to(torch.int64).neg_())
+
+
 def _segment_amax_abs(v: torch.Tensor, seg: torch.Tensor, S: int) -> torch.Tensor:
     """(S,) + v.shape[1:]: per segment, the largest |v| over its rows (rows sorted by segment;
     0 for a segment without rows). In row blocks (``engine.blocks``): each block reduces into its
@@ -101,6 +118,8 @@ def _segment_amax_abs(v: torch.Tensor, seg: torch.Tensor, S: int) -> torch.Tenso
 
     def block(a, b):
         s0, s1 = int(seg[a]), int(seg[b - 1])
+        if s0 == s1:  # one segment's rows (|v| >= +0: the same maxima as the reduction from zeros)
+            return s0, torch.amax(v[a:b].abs(), 0, keepdim=True)
         part = torch.zeros((s1 - s0 + 1,) + tuple(v.shape[1:]), dtype=v.dtype, device=v.device)
         with warnings.catch_warnings():  # index_reduce is "beta" in torch 2.x
             warnings.simplefilter("ignore", UserWarning)
@@ -261,26 +280,29 @@ class ModuleProgram:
         pt = s.tensors(U.device)["pt"]
         return a if pt is None else torch.where(pt, U, a)
 
-    def apply(self, l: int, live: Live, U: torch.Tensor, dU: torch.Tensor, codes: torch.Tensor, inplace: bool = False) -> None:
+    def apply(self, l: int, live: Live, U: torch.Tensor, dU: torch.Tensor, codes: torch.Tensor, inplace: bool = False,
+              narrowed: bool = False) -> None:
         """Apply site l: values at the points, tangents with the slopes of the interval codes.
 
         ``inplace``: U and dU may be overwritten (the driver's own copies, or views of a site input
-        that is not used after the site); this saves two (P, n_l) temporaries per site."""
+        that is not used after the site); this saves two (P, n_l) temporaries per site.
+        ``narrowed``: the live site input holds only ``site_ops[l].part`` of it (``narrow_ok``)."""
         ops, st = self.site_ops[l], self.steps[self.site_step[l]]
         x, dx = live.values[ops.input], live.tangents[ops.input]
         s = self.sites[l]
         if inplace and s.relu_like and s.tensors(U.device)["pt"] is None:
             def block(r0, r1):  # slope (codes >= 2) of ``slopes``, without a float temporary
                 torch.relu_(U[r0:r1])
-                dU[r0:r1].masked_fill_(codes[r0:r1] < 2, 0.0)
+                _zero_unless(dU[r0:r1], codes[r0:r1] >= 2)
 
             blockwise(block, U.shape[0], U.shape[1], U.device)
             a, da = U, dU
         else:
             a = self.activate(l, U)
             da = self.slopes(l, codes) * dU
-        live.values[st.key] = ops.post("value", x, a)
-        live.tangents[st.key] = ops.post("lin", dx, da)
+        post = ops.post_part if narrowed else ops.post
+        live.values[st.key] = post("value", x, a)
+        live.tangents[st.key] = post("lin", dx, da)
         i = self.site_step[l]
         if self.last_use.get(ops.input, -1) == i:
             live.values.pop(ops.input), live.tangents.pop(ops.input)
@@ -289,6 +311,12 @@ class ModuleProgram:
     def inplace_ok(self, l: int) -> bool:
         """Whether site l's input is used by no later step (so views of it may be overwritten)."""
         return self.last_use.get(self.site_ops[l].input, -1) == self.site_step[l]
+
+    def narrow_ok(self, l: int) -> bool:
+        """Whether rows of site l's input may be kept as only the part its ``post`` reads
+        (``SiteOps.part``, e.g. the second candidates of a full tournament round): the input is
+        used by no later step."""
+        return self.site_ops[l].part is not None and self.inplace_ok(l)
 
     def output(self, live: Live, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(self.steps)
@@ -307,7 +335,7 @@ class ModuleProgram:
 
     def reach(self, masks: list[torch.Tensor], chunk: int) -> list[torch.Tensor]:
         """R[l] (K, n_l) bool: a path from unit z of site l through open units of later sites (``masks``:
-        1.0 where open) with non-zero weights reaches an output (a backward pass of the pattern with
+        true (bool, or float 1.0) where open) with non-zero weights reaches an output (a backward pass of the pattern with
         absolute parameters; z's own state does not matter)."""
         K = masks[0].shape[0] if masks else 0
         out = [torch.zeros(m.shape, dtype=torch.bool, device=m.device) for m in masks]
@@ -344,40 +372,51 @@ class ModuleProgram:
 
     def reach_units(self, layer: torch.Tensor, unit: torch.Tensor, mask_fn, chunk: int) -> torch.Tensor:
         """(E,) bool: for each entry e, whether a path from unit ``unit[e]`` of site ``layer[e]``
-        through open units of later sites (``mask_fn(l, idx)``: (len(idx), n_l) float, 1.0 where
-        unit is open for entries idx) with non-zero weights reaches an output.
+        through open units of later sites (``mask_fn(l, idx)``: (len(idx), n_l) bool, or float 0/1,
+        true where the unit is open for entries idx) with non-zero weights reaches an output.
 
         The same question as ``reach`` (goodness, ``linregions.line``'s rule), answered by a
         forward pass of a one-hot at the unit with absolute parameters from site ``layer[e]`` on
         (``|J|`` applied to a column instead of a row: the sum over outputs of the non-negative
         path products is positive in both exactly when a path exists), so only the ops after
-        the site run, without autograd."""
+        the site run, without autograd. The passes are independent: they run in groups of at most
+        ``REACH_GROUP`` entries of one site on the worker threads (``engine.blocks.in_workers``,
+        one torch thread each: many small ops, each of which would otherwise pay a thread
+        synchronisation); the answer does not depend on the grouping (positivity of sums of
+        non-negative terms)."""
         E = layer.numel()
         good = torch.zeros(E, dtype=torch.bool, device=layer.device)
-        n = len(self.steps)
+        groups = []
         for l in torch.unique(layer).tolist():
             idx = torch.nonzero(layer == l).reshape(-1)
-            shapes, in_shape = self._after_site(l)
-            if shapes is None:  # fall back to the backward pass from the input
+            if self._after_site(l)[0] is None:  # fall back to the backward pass from the input
                 masks = [mask_fn(k, idx) for k in range(len(self.sites))]
                 good[idx] = self.reach(masks, max(1, chunk // 16))[l][torch.arange(idx.numel(), device=idx.device), unit[idx]]
                 continue
-            ops, st, i = self.site_ops[l], self.steps[self.site_step[l]], self.site_step[l]
-            s = self.sites[l]
-            for r0 in range(0, idx.numel(), chunk):
-                ib = idx[r0 : r0 + chunk]
-                k = ib.numel()
-                env = {key: torch.zeros((k,) + sh, dtype=torch.float64, device=self.device) for key, sh in shapes.items()
-                       if key != st.key}
-                probe = torch.zeros((k, s.n), dtype=torch.float64, device=self.device)
-                probe[torch.arange(k, device=probe.device), unit[ib]] = 1.0
-                x = torch.zeros((k,) + in_shape, dtype=torch.float64, device=self.device)
-                env[st.key] = ops.post("abslin", x, probe)
-                with module_threads():
-                    self._run("abslin", env, i + 1, n, lambda l2, u: mask_fn(l2, ib) * u)
-                good[ib] = env[self.output_key].reshape(k, -1).sum(1) > 0
+            step = max(1, min(chunk, REACH_GROUP))
+            groups += [(l, idx[r0 : r0 + step]) for r0 in range(0, idx.numel(), step)]
+
+        def group(l: int, ib: torch.Tensor) -> None:
+            good[ib] = self._reach_forward(l, unit[ib], lambda l2, u: mask_fn(l2, ib) * u)
+
+        in_workers(group, groups, self.device)
         return good
 
+    def _reach_forward(self, l: int, units: torch.Tensor, site_fn) -> torch.Tensor:
+        """(k,) bool: the forward pass of ``reach_units`` for k units of site l (one-hots at the
+        units, absolute parameters without biases, ``site_fn`` masking the later sites): is the
+        sum over outputs positive."""
+        shapes, in_shape = self._after_site(l)
+        ops, st, i = self.site_ops[l], self.steps[self.site_step[l]], self.site_step[l]
+        k = units.numel()
+        env = {key: torch.zeros((k,) + sh, dtype=torch.float64, device=self.device) for key, sh in shapes.items()
+               if key != st.key}
+        probe = torch.zeros((k, self.sites[l].n), dtype=torch.float64, device=self.device)
+        probe[torch.arange(k, device=probe.device), units] = 1.0
+        x = torch.zeros((k,) + in_shape, dtype=torch.float64, device=self.device)
+        env[st.key] = ops.post("abslin", x, probe)
+        self._run("abslin", env, i + 1, len(self.steps), site_fn)
+        return env[self.output_key].reshape(k, -1).sum(1) > 0
 
 
 from .trace import InputShapeError, compile_program  # noqa: E402 (the builder uses the classes above)

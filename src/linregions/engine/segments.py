@@ -31,9 +31,13 @@ one by the attribution of a tie.
 Cost (``benchmarks/torch_engine.py``): the module's ops run twice per point (values and tangents),
 each up to the site where the point appears; new rows are gathered once per site (for a site whose
 pre-activations are a reshape of its input, u_l is read from the gathered input, not gathered
-again); the driver's own copies of u_l and du_l are activated in place; goodness is decided by a
-forward pass of a one-hot from the crossing unit's site (``ModuleProgram.reach_units``) only where
-a slope jump with one crossing unit does not settle it; on CPU the element-wise passes (states,
+again; of a tournament round's candidates only the part its post reads, ``SiteOps.part``; the
+difference of an interval's ends once per split interval and block); the interval states of
+earlier sites are not gathered but kept as row maps (``_States``); crossings are found among sign
+changes and only those candidates meet the tolerance; the driver's own copies of u_l and du_l are
+activated in place; goodness is decided by a forward pass of a one-hot from the crossing unit's
+site (``ModuleProgram.reach_units``, groups of entries on the worker threads) only where a slope
+jump with one crossing unit does not settle it; on CPU the element-wise passes (states,
 crossings, gathers, the comparison of states across points) run in cache-sized row blocks on
 worker threads, the driver's other ops on one thread and the module's ops on torch's number of
 threads (``engine.blocks``).
@@ -122,13 +126,14 @@ def _states(U, same, xi_list, tol_seg, seg, code_dtype):
         body = s[a:b]
         m2 = Ub[:-1] + Ub[1:]
         for x in xi_list:
-            body += (m2 >= 2 * x).to(code_dtype)
+            body += m2 >= 2 * x
         del m2
         body *= 2
         for j, (x, ts) in enumerate(zip(xi_list, tol_seg)):
-            snapped = (Ub - x).abs() <= _tol_rows(ts, seg, a, b + 1)
+            snapped = (Ub - x if x != 0 else Ub).abs() <= _tol_rows(ts, seg, a, b + 1)
             body.masked_fill_(snapped[:-1] & snapped[1:], 2 * j + 1)
-        body.masked_fill_(~same[a:b, None], 0)
+        if not bool(same[a:b].all()):
+            body.masked_fill_(~same[a:b, None], 0)
 
     _blockwise(block, U.shape[0] - 1, U.shape[1], U.device)
     return s
@@ -141,22 +146,25 @@ def _crossings(U, same, xi_list, tol_seg, seg, passthrough):
 
     def block(a, b):  # intervals a..b-1: rows a..b
         found = []
+        Ub = U[a : b + 1]
         for x, ts in zip(xi_list, tol_seg):
-            Ub = U[a : b + 1]
-            D = Ub - x if x != 0 else Ub
-            tol = _tol_rows(ts, seg, a, b + 1)
-            above, below = D > tol, D < -tol
-            del tol
-            mask = (above[:-1] & below[1:]) | (below[:-1] & above[1:])
-            mask &= same[a:b, None]
+            # a strict crossing (u - x beyond the tolerance, >= 0, on both sides with opposite signs)
+            # changes the side of x: candidates first, the tolerance on the few candidates
+            above = Ub > x
+            cand = above[:-1] ^ above[1:]
+            del above
+            cand &= same[a:b, None]
             if passthrough is not None:
-                mask &= ~passthrough[None, :]
-            k, z = torch.nonzero(mask, as_tuple=True)
-            if k.numel():
-                da, db = D[k, z], D[k + 1, z]
-                found.append((k + a, z, torch.full_like(da, x), da / (da - db)))
-            else:
-                found.append(None)
+                cand &= ~passthrough[None, :]
+            k, z = torch.nonzero(cand, as_tuple=True)
+            del cand
+            da, db = Ub[k, z], Ub[k + 1, z]
+            if x != 0:
+                da, db = da - x, db - x
+            tol = ts[seg[k + a], z]  # rows k and k + 1 are one segment's
+            strict = ((da > tol) & (db < -tol)) | ((da < -tol) & (db > tol))
+            k, z, da, db = k[strict], z[strict], da[strict], db[strict]
+            found.append((k + a, z, torch.full_like(da, x), da / (da - db)) if k.numel() else None)
         return found
 
     per_block = _blockwise(block, U.shape[0] - 1, U.shape[1], U.device)
@@ -200,7 +208,8 @@ def _new_points(U, t, seg, xi, tol_seg, pt):
 def _gather(X: torch.Tensor, ids: torch.Tensor, k: torch.Tensor, lam: torch.Tensor, interp: bool) -> torch.Tensor:
     """Rows ``ids`` of the sequence X with new rows inserted after rows k: id >= 0 is an old row,
     id = -1 - j the j-th new row (interpolated at lam[j] between rows k[j], k[j] + 1, or
-    inherited from row k[j]). In row blocks of the output (``engine.blocks``)."""
+    inherited from row k[j]). In row blocks of the output (``engine.blocks``); in a block, the
+    difference X[k + 1] - X[k] of an interval is formed once for all its new rows that split it."""
     old = ids >= 0
     src, j = ids, None
     if not bool(old.all()):
@@ -216,18 +225,60 @@ def _gather(X: torch.Tensor, ids: torch.Tensor, k: torch.Tensor, lam: torch.Tens
             nw = torch.nonzero(~old[a:b]).reshape(-1)
             if nw.numel():
                 jj = j[a:b][nw]
-                kk = k[jj]
+                split, which = torch.unique_consecutive(k[jj], return_inverse=True)  # k is sorted
+                D = X.index_select(0, split + 1).sub_(X.index_select(0, split))  # X[k + 1] - X[k]
+                if split.numel() < nw.numel():
+                    D = D.index_select(0, which)
                 lv = lam[jj].reshape((-1,) + (1,) * (X.dim() - 1)).to(X.dtype)
-                x0 = o.index_select(0, nw)  # = X[kk]
-                o.index_copy_(0, nw, X.index_select(0, kk + 1).sub_(x0).mul_(lv).add_(x0))  # X[kk] + lv (X[kk + 1] - X[kk])
+                o.index_add_(0, nw, D.mul_(lv))  # o[nw] holds X[k]: X[k] + lv (X[k + 1] - X[k])
 
     _blockwise(block, ids.numel(), max(1, X[:1].numel()), X.device)
     return out
 
 
+class _States:
+    """Interval states of one site on a window's rows, without copies: row r's states are row
+    ``map[r]`` of ``base`` (the states computed at the site). A row inserted by a later site starts
+    a piece of the interval it splits, so it repeats that interval's row: ``map`` is non-decreasing
+    in steps of 0 or 1, and consecutive rows differ only where consecutive base rows do."""
+
+    __slots__ = ("base", "map")
+
+    def __init__(self, base: torch.Tensor, map: torch.Tensor | None = None):
+        self.base = base
+        self.map = torch.arange(base.shape[0], device=base.device) if map is None else map
+
+    def rows(self, r) -> torch.Tensor:
+        """The states of rows r (an index tensor or a slice)."""
+        return self.base[self.map[r]]
+
+    def split(self, w: torch.Tensor, k: torch.Tensor) -> "_States":
+        """The rows ``w`` of the sequence with new rows inserted after rows k (``_gather``'s ids)."""
+        return _States(self.base, _gather(self.map, w, k, k, False))
+
+    def changes(self, left: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows r with ``left[r]`` and units z whose state differs between rows r and r + 1, sorted by
+        row, then unit (compared on consecutive base rows j, j + 1; r is the last row of j). In
+        row blocks (``engine.blocks``)."""
+        m, base = self.map, self.base
+        j0, j1 = int(m[0]), int(m[-1])
+        last = torch.searchsorted(m, torch.arange(j0, j1, device=m.device), right=True) - 1
+        lb = left[last]
+
+        def block(a, b):  # base rows j0 + a .. j0 + b - 1 against their successors
+            i, z = torch.nonzero((base[j0 + a : j0 + b] != base[j0 + a + 1 : j0 + b + 1]) & lb[a:b, None], as_tuple=True)
+            return i + a, z
+
+        found = _blockwise(block, j1 - j0, base.shape[1], base.device)
+        if not found:
+            return (torch.zeros(0, dtype=torch.long, device=m.device),) * 2
+        i, z = (torch.cat(x) for x in zip(*found))
+        return last[i], z
+
+
 class _Rows:
     """Rows of a window: points sorted by (segment, t), their live tensors and the interval states
-    of the sites done so far."""
+    (``_States``) of the sites done so far."""
 
     __slots__ = ("seg", "t", "live", "states")
 
@@ -261,7 +312,7 @@ class _Collector:
         if self.tail is not None:
             ts, tt, tst, tN, tdN = self.tail
             mini = _records(prog, torch.cat([ts, rows.seg[:2]]), torch.cat([tt, rows.t[:2]]),
-                            [torch.cat([a, s[:2]]) for a, s in zip(tst, rows.states)], torch.cat([tN, N[:2]]),
+                            [_States(torch.cat([a, s.rows(slice(0, 2))])) for a, s in zip(tst, rows.states)], torch.cat([tN, N[:2]]),
                             torch.cat([tdN, dN[:2]]), self.X0, self.X1, self.chunk)
             first_keep = mini["points"]["t"].size > 0
             self._add(mini, with_intervals=False)
@@ -271,7 +322,7 @@ class _Collector:
         self._add(rec, with_intervals=True)
         P = rows.t.numel()
         r = slice(P - 2, P - 1)
-        self.tail = (rows.seg[r], rows.t[r], [s[r] for s in rows.states], N[r], dN[r])
+        self.tail = (rows.seg[r], rows.t[r], [s.rows(r) for s in rows.states], N[r], dN[r])
 
     def result(self, S: int) -> dict[str, np.ndarray]:
         cat = lambda lst, key: np.concatenate([d[key] for d in lst]) if lst else None  # noqa: E731
@@ -327,6 +378,7 @@ def _descend(prog: ModuleProgram, rows: _Rows, l0: int, S: int, chunk: int, out:
         for a, b in windows:
             w = ids[a : b + 1]
             whole = len(windows) == 1
+            narrow = False
             if whole and new is None:
                 child, Uw, dUw = rows, U, dU
             else:
@@ -335,9 +387,14 @@ def _descend(prog: ModuleProgram, rows: _Rows, l0: int, S: int, chunk: int, out:
                 nw = w < 0
                 if bool(nw.any()):
                     t_w[nw] = t_new[-1 - w[nw]]
-                vals = {key: (_gather(v, w, k, lam, True) if isinstance(v, torch.Tensor) else v) for key, v in rows.live.values.items()}
-                tans = {key: (_gather(v, w, k, lam, False) if isinstance(v, torch.Tensor) else v) for key, v in rows.live.tangents.items()}
-                child = _Rows(seg_w, t_w, Live(vals, tans, rows.live.pc), [_gather(s, w, k, lam, False) for s in rows.states])
+                # where the site's post reads only part of its input, only that part is gathered
+                narrow = prog.narrow_ok(l)
+                cut = lambda key, v: ops.part(v) if narrow and key == ops.input else v  # noqa: E731
+                vals = {key: (_gather(cut(key, v), w, k, lam, True) if isinstance(v, torch.Tensor) else v)
+                        for key, v in rows.live.values.items()}
+                tans = {key: (_gather(cut(key, v), w, k, lam, False) if isinstance(v, torch.Tensor) else v)
+                        for key, v in rows.live.tangents.items()}
+                child = _Rows(seg_w, t_w, Live(vals, tans, rows.live.pc), [s.split(w, k) for s in rows.states])
                 if ops.view:  # u_l is a reshape of the site's input: the same rows, no second gather
                     Uw, dUw = ops.pre("value", vals[ops.input]), ops.pre("lin", tans[ops.input])
                     if not prog.inplace_ok(l):
@@ -357,10 +414,10 @@ def _descend(prog: ModuleProgram, rows: _Rows, l0: int, S: int, chunk: int, out:
             s = _states(Uw, same, xi, tol_seg, child.seg, code)
             if pt is not None:
                 s[:, pt] = 0
-            child.states.append(s)
+            child.states.append(_States(s))
             # Uw, dUw are this window's own (gathered, or views of an input used by no later step)
             own = not (whole and new is None) or not ops.view or prog.inplace_ok(l)
-            prog.apply(l, child.live, Uw, dUw, s, inplace=own)
+            prog.apply(l, child.live, Uw, dUw, s, inplace=own, narrowed=narrow)
             del Uw, dUw
             if whole:
                 rows, U, dU = child, None, None
@@ -407,15 +464,11 @@ def _records(prog, seg, t, states, N_pts, dN_pts, X0, X1, chunk) -> dict[str, di
     left[li] = True
     pair_of = torch.cumsum(left.long(), 0) - 1
     for l, s in enumerate(states):
-        def changed(a, b, s=s):  # rows r in a..b-1 that are left rows, units whose state differs at r + 1
-            r, z = torch.nonzero((s[a:b] != s[a + 1 : b + 1]) & left[a:b, None], as_tuple=True)
-            return r + a, z
-
-        found = _blockwise(changed, left.numel(), s.shape[1], dev)
-        r, z = (torch.cat(x) for x in zip(*found)) if found else (torch.zeros(0, dtype=torch.long, device=dev),) * 2
+        r, z = s.changes(left)  # left rows r, units whose state differs at r + 1
         if r.numel():
             p = pair_of[r]
-            a, c = s[r, z].long(), s[r + 1, z].long()
+            j = s.map[r]
+            a, c = s.base[j, z].long(), s.base[j + 1, z].long()
             bp = torch.where(a % 2 == 1, (a - 1) // 2, torch.where(c % 2 == 1, (c - 1) // 2, torch.minimum(a, c) // 2))
             rec.append((p, torch.full_like(p, l), z, bp))
     if rec:
@@ -454,12 +507,12 @@ def _records(prog, seg, t, states, N_pts, dN_pts, X0, X1, chunk) -> dict[str, di
 
             def mask_fn(l2, idx):
                 s2, il, ir = states[l2], rl[idx], rr[idx]
-                mask = torch.empty((idx.numel(), s2.shape[1]), dtype=torch.float64, device=dev)
+                mask = torch.empty((idx.numel(), s2.base.shape[1]), dtype=torch.bool, device=dev)
 
-                def block(a, b):  # 1.0 where open on either side
-                    mask[a:b] = prog.opens(l2, s2[il[a:b]]) | prog.opens(l2, s2[ir[a:b]])
+                def block(a, b):  # open on either side
+                    torch.logical_or(prog.opens(l2, s2.rows(il[a:b])), prog.opens(l2, s2.rows(ir[a:b])), out=mask[a:b])
 
-                _blockwise(block, idx.numel(), s2.shape[1], dev)
+                _blockwise(block, idx.numel(), s2.base.shape[1], dev)
                 return mask
 
             good[ent] = prog.reach_units(layer[ent], unit[ent], mask_fn, chunk)

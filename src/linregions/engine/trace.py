@@ -326,14 +326,16 @@ class _Builder:
             def post(mode, c, a, rt=rt, jt=jt, full=full):
                 # a is always the caller's fresh tensor (an activation of pre's output): overwritten
                 if full:
-                    return a.reshape(c.shape[0], c.shape[1], -1).add_(c[:, :, 1::2])  # = B + a
+                    return _second_plus(mode, c[:, :, 1::2], a)
                 new = c[:, :, 0::2].clone()
                 new[:, rt, jt] = c[:, rt, 2 * jt + 1] + a
                 return new
 
             site = Site(n.name, ARGMAX, relu(), int(rr.size), rr.astype(np.int64), r)
             nxt = f"{n.name}#c{r + 1}"
-            self.add_site(nxt, site, SiteOps(ckey, pre, post))
+            # a full round's post reads only the second candidates (SiteOps.part)
+            part = (lambda c: c[:, :, 1::2]) if full else None
+            self.add_site(nxt, site, SiteOps(ckey, pre, post, part=part, post_part=_second_plus if full else None))
             ckey = nxt
             node_sites.append(site)
             k_cols = (k_cols + 1) // 2
@@ -528,6 +530,12 @@ class _Builder:
             return fn(*a, **k)
 
         return self.add(n.name, f, n.args, n.kwargs, deps)
+
+
+def _second_plus(mode: str, b: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """A full tournament round's post from its second candidates b (P, m, k): b + a, written into
+    a (the caller's fresh activation of the round's differences, (P, m k))."""
+    return a.reshape(b.shape).add_(b)
 
 
 def _affine(fn, bias_pos: int) -> Fn:
