@@ -154,7 +154,7 @@ def test_inplace_apply_matches_apply():
 def test_row_blocks_do_not_change_the_partition(monkeypatch):
     """The element-wise passes run in row blocks on CPU with one thread; blocks of one row give the
     partition of one block."""
-    import linregions.engine.segments as seg
+    import linregions.engine.rows as seg  # the driver's row passes
 
     name, module, shape = MODELS[2]
     X0, X1 = _ends(shape, 3, 6)
@@ -381,7 +381,7 @@ def test_row_blocks_on_worker_threads_do_not_change_the_partition(monkeypatch, w
     driver's passes and the program's (segment maxima of |a|, in-place activation, max-pool candidates)."""
     import linregions.engine.blocks as blocks
     import linregions.engine.program as program
-    import linregions.engine.segments as seg
+    import linregions.engine.rows as seg  # the driver's row passes
     import linregions.engine.trace as trace
 
     name, module, shape = MODELS[which]

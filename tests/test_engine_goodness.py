@@ -137,13 +137,14 @@ def test_gather_and_row_maps_match_the_row_formulas(monkeypatch):
     """``_gather``: old rows copied, new rows X[k] + lam (X[k + 1] - X[k]) bit for bit (several new
     rows in one interval, rows over several blocks); ``_States``: row maps give the rows of a
     gathered copy and the changes of the copy's consecutive rows."""
-    import linregions.engine.segments as seg
+    import linregions.engine.rows as seg
+    from linregions.engine.protocol import insert_rows
 
     g = torch.Generator().manual_seed(5)
     X = torch.randn((6, 3, 5), generator=g, dtype=torch.float64)
     k = torch.tensor([0, 0, 0, 2, 4, 4])
     lam = torch.rand(6, generator=g, dtype=torch.float64)
-    ids = seg.insert_rows(torch.arange(6), k, -1 - torch.arange(6))
+    ids = insert_rows(torch.arange(6), k, -1 - torch.arange(6))
     want = torch.cat([X[i][None] if i >= 0 else (X[k[-1 - i]] + lam[-1 - i] * (X[k[-1 - i] + 1] - X[k[-1 - i]]))[None]
                       for i in ids.tolist()])
     for elems in (1, 31, 1 << 20):  # one row per block, two rows, one block
