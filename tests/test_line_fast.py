@@ -26,8 +26,7 @@ FIELDS = ("t", "linear", "point_offsets", "crossing_point", "layer", "unit", "br
 def _numpy_pass(monkeypatch, net, X0, X1):
     """``lines`` through the numpy layer loop and the numpy crossings pass, with the compiled
     row-wise and per-segment products (the same float operations as the fused kernel)."""
-    monkeypatch.setattr(core, "_VECTOR_MIN", 1)
-    monkeypatch.setattr(core, "SMALL_LAYER", 10**12)  # take the numpy engine whatever the layer sizes
+    monkeypatch.setattr(core, "_VECTOR_MIN", 1)  # the numpy engine, whatever the layer sizes
     try:
         return lines(net, X0, X1)
     finally:

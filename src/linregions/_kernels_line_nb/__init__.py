@@ -6,9 +6,8 @@
   crossings, state codes, code differences);
 - ``segments``: the per-segment layer loop and crossings pass, for a chunk of segments.
 """
-from .products import DROP_LIVE_FRACTION, DROP_MIN_WORK, SHORT_POINTS, blocks_matmul, blocks_mm2
-from .segments import INSERTION_SORT_MAX, JUMP_MARGIN, segment_ends, segments_line
+from .products import SHORT_POINTS, blocks_matmul, blocks_mm2
+from .segments import segment_ends, segments_line
 from .states import interval_states
 
-__all__ = ["DROP_LIVE_FRACTION", "DROP_MIN_WORK", "INSERTION_SORT_MAX", "JUMP_MARGIN", "SHORT_POINTS",
-           "blocks_matmul", "blocks_mm2", "interval_states", "segment_ends", "segments_line"]
+__all__ = ["SHORT_POINTS", "blocks_matmul", "blocks_mm2", "interval_states", "segment_ends", "segments_line"]

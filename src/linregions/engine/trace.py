@@ -61,14 +61,7 @@ class _Builder:
         self.node: torch.fx.Node | None = None
 
     def fail(self, why: str, node: torch.fx.Node | None = None) -> G.GraphError:
-        node = node or self.node
-        if node.op == "call_module":
-            what = f"call_module {type(self.gm.get_submodule(node.target)).__name__} '{node.target}'"
-        elif node.op == "call_function":
-            what = f"call_function {G._qualname(node.target)}"
-        else:
-            what = f"{node.op} {node.target}"
-        return G.GraphError(f"node '{node.name}' ({what}): {why}")
+        return G._node_error(self.gm, node or self.node, why)
 
     # -- steps -----------------------------------------------------------------------------------
     def add(self, key: str, fn: Fn, args: Any, kwargs: Any, deps: Sequence[str]) -> Any:

@@ -54,7 +54,7 @@ from .compiled import (
 from .compiler import _trace, compile_module, compiled_from, network_from_module
 from .ops import (  # noqa: F401 (the op vocabulary, shared with the torch-native engine)
     _ACT_FUNCS, _ACT_METHODS, _ADD_FUNCS, _ADD_METHODS, _IDENTITY_METHODS, _MUL_FUNCS, _MUL_METHODS, _SHAPE_METHODS,
-    _SMOOTH_NAMES, _STRUCT_FUNCS, _STRUCT_METHODS, _act_from_call, _arg, _get_attr, _qualname,
+    _SMOOTH_NAMES, _STRUCT_FUNCS, _STRUCT_METHODS, _act_from_call, _arg, _get_attr, _node_error, _qualname,
 )
 from .pooling import adaptive_positions, pool_positions, tournament_rounds, window_indices  # noqa: F401
 

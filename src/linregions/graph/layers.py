@@ -18,7 +18,7 @@ import torch.fx
 from ..activations import PiecewiseLinear
 from ..network import PASSTHROUGH, Network
 from .compiled import BIAS_DEP_RTOL, CompiledNetwork, GraphError
-from .ops import _Value, _leaves, _pad, _qualname, _replace
+from .ops import _Value, _leaves, _node_error, _pad, _replace
 
 
 class _LayerBuilder:
@@ -47,15 +47,7 @@ class _LayerBuilder:
         return self.dim_s + len(self.extras)
 
     def fail(self, why: str, node: torch.fx.Node | None = None) -> GraphError:
-        node = node or self.node
-        target = node.target
-        if node.op == "call_module":
-            what = f"call_module {type(self.gm.get_submodule(target)).__name__} '{target}'"
-        elif node.op == "call_function":
-            what = f"call_function {_qualname(target)}"
-        else:
-            what = f"{node.op} {target}"
-        return GraphError(f"node '{node.name}' ({what}): {why}")
+        return _node_error(self.gm, node or self.node, why)
 
     def _add_extra(self, key: tuple[str, int]) -> int:
         self.col[key] = self.dim_s + len(self.extras)

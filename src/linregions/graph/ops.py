@@ -160,6 +160,20 @@ def _qualname(fn: Any) -> str:
     return f"{getattr(fn, '__module__', None) or '?'}.{name}"
 
 
+def _node_error(gm: torch.fx.GraphModule, node: torch.fx.Node, why: str):
+    """The ``GraphError`` naming a traced node (its name, op and target) and why it is refused;
+    shared by the compiler and the torch-native engine's tracer."""
+    from .compiled import GraphError
+
+    if node.op == "call_module":
+        what = f"call_module {type(gm.get_submodule(node.target)).__name__} '{node.target}'"
+    elif node.op == "call_function":
+        what = f"call_function {_qualname(node.target)}"
+    else:
+        what = f"{node.op} {node.target}"
+    return GraphError(f"node '{node.name}' ({what}): {why}")
+
+
 
 
 def _get_attr(gm: torch.fx.GraphModule, target: str) -> Any:

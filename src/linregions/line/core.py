@@ -291,10 +291,9 @@ def _layers_numpy(net: Network, X0: np.ndarray, X1: np.ndarray, code):
 
 _PARAMS: "weakref.WeakKeyDictionary[Network, tuple]" = weakref.WeakKeyDictionary()
 
-#: Chunks of at least this many segments of a network whose layers are all small
-#: (``SMALL_LAYER``) run in the numpy engine, vectorised over segments. Since the compiled kernel
-#: fuses its passes (issue 15) it is faster there too (about 2x on 2-[32]x3 with 200 and 2,000
-#: chords), so by default the numpy engine runs only without numba; tests lower this to check that
+#: Chunks of at least this many segments run in the numpy engine, vectorised over segments. Since
+#: the compiled kernel fuses its passes (issue 15) it is faster on every size (about 2x on
+#: 2-[32]x3 with 200 and 2,000 chords), so by default the numpy engine runs only without numba; tests lower this to check that
 #: both engines make the same float operations (the same row-wise and per-segment BLAS products,
 #: activation formulas and crossing order): the result is identical, bit for bit, whichever runs,
 #: and still independent of the other segments.
@@ -424,7 +423,7 @@ def _partition_chunk(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, 
     segment's result does not depend on the other segments of the chunk.
     """
     S = X0.shape[0]
-    if HAVE_NUMBA and not (S >= _VECTOR_MIN and all(W.size <= SMALL_LAYER for W in net.weights)):
+    if HAVE_NUMBA and S < _VECTOR_MIN:
         return _chunk_compiled(net, X0, X1)
     code = np.int8 if 2 * max(a.T for a in net.activations) + 1 <= 127 else np.int16
     V = X1 - X0

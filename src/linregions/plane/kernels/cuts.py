@@ -24,6 +24,18 @@ for _i in range(64):
 _DEBRUIJN_U = np.uint64(_DEBRUIJN)
 
 
+@njit(cache=True, inline="always")
+def _edge_point(P, U, v, a, b, t, ncol):  # pragma: no cover - compiled
+    """Vertex v := the point at parameter t on the edge from vertex a to vertex b: its plane
+    coordinates and its first ``ncol`` values by linear interpolation (the values are affine on
+    the edge, so this is exact up to rounding)."""
+    P[v, 0] = P[a, 0] + t * (P[b, 0] - P[a, 0])
+    P[v, 1] = P[a, 1] + t * (P[b, 1] - P[a, 1])
+    for k in range(ncol):
+        ua = U[a, k]
+        U[v, k] = ua + t * (U[b, k] - ua)
+
+
 @njit(cache=True)
 def _bit_index(b):
     """Index of the single set bit of the uint64 ``b`` (a De Bruijn multiply and a table lookup:
@@ -146,11 +158,7 @@ def clip_chunk(P, nV, U, sv, sl, ns, fstart, flen, nF, anc, cptr, ccol, cxi, cto
                             t = da / (da - db)
                             if nV + 1 > P.shape[0]:
                                 P = _grow2(P, nV + 1)
-                            P[nV, 0] = P[lo, 0] + t * (P[hi, 0] - P[lo, 0])
-                            P[nV, 1] = P[lo, 1] + t * (P[hi, 1] - P[lo, 1])
-                            for k in range(ncol):
-                                ua = U[lo, k]
-                                U[nV, k] = ua + t * (U[hi, k] - ua)
+                            _edge_point(P, U, nV, lo, hi, t, ncol)
                             U[nV, col] = xi
                             c = nV
                             nV += 1
@@ -373,11 +381,7 @@ def split_chunk(P, nV, U, key, order, osv, osl, fstart, flen, nF, cols, xis, tol
             t = ct[i]
             if nV + 1 > P.shape[0]:
                 P = _grow2(P, nV + 1)
-            P[nV, 0] = P[a, 0] + t * (P[b, 0] - P[a, 0])
-            P[nV, 1] = P[a, 1] + t * (P[b, 1] - P[a, 1])
-            for kk in range(ncol):
-                ua = U[a, kk]
-                U[nV, kk] = ua + t * (U[b, kk] - ua)
+            _edge_point(P, U, nV, a, b, t, ncol)
             for q in range(i, j):
                 U[nV, cols[ck[q]]] = xis[ck[q]]
             if n_ins + 1 > ins.shape[0]:
