@@ -545,25 +545,33 @@ def test_numpy_engine_is_the_compiled_one_bit_for_bit(monkeypatch):
     import importlib
 
     core = importlib.import_module("linregions.line.core")
+    kernels = importlib.import_module("linregions._kernels_line")
     rng = np.random.default_rng(31)
     prelu = PiecewiseLinear([0.0], rng.uniform(-1, 1, (12, 2)) + np.array([0.0, 2.0]), 0.0)
-    for act in (relu(), hard_tanh(), absolute(), relu6(), hard_sigmoid(), prelu):
-        net = random_mlp(3, [12, 12], 2, activation=act if act is not prelu else relu(), biases=Normal(std=0.4), seed=rng)
+    for act in (relu(), hard_tanh(), absolute(), relu6(), hard_sigmoid(), prelu, "wide"):
+        if act == "wide":  # layers wide enough for the exact extension to inserted points
+            net = random_mlp(3, [70, 70], 2, biases=Normal(std=0.4), seed=rng)
+            assert min(net.widths) >= kernels.EXTEND_MIN_FANIN
+        else:
+            net = random_mlp(3, [12, 12], 2, activation=act if act is not prelu else relu(), biases=Normal(std=0.4),
+                             seed=rng)
         if act is prelu:
             net = Network(net.weights, net.biases, (prelu, relu()), (np.zeros(12, np.int8), np.array([1, 0] * 6, np.int8)))
         X0, X1 = rng.normal(size=(5, 3)) * 2, rng.normal(size=(5, 3)) * 2
         X0[0] = -X1[0]
         compiled = lines(net, X0, X1)
-        monkeypatch.setattr(core, "HAVE_NUMBA", False)
+        monkeypatch.setattr(core, "HAVE_NUMBA", False)  # no numba at all: numpy's products too
+        monkeypatch.setattr(kernels, "HAVE_NUMBA", False)
         numpy_engine = lines(net, X0, X1)
         monkeypatch.setattr(core, "HAVE_NUMBA", True)
+        monkeypatch.setattr(kernels, "HAVE_NUMBA", True)
         monkeypatch.setattr(core, "_VECTOR_MIN", 1)
         vectorised = lines(net, X0, X1)  # numpy engine with the compiled row-wise products
         monkeypatch.setattr(core, "_VECTOR_MIN", 10**9)
         for f in ("t", "linear", "point_offsets", "crossing_point", "layer", "unit", "breakpoint", "good",
                   "crossing_offsets", "slopes", "intercepts", "close_decisions"):
             np.testing.assert_array_equal(getattr(compiled, f), getattr(vectorised, f), err_msg=f)
-            if f in ("t", "slopes", "intercepts"):  # numpy's BLAS instead of the row-wise kernel
+            if f in ("t", "slopes", "intercepts"):  # numpy's products instead of the compiled ones
                 np.testing.assert_allclose(getattr(compiled, f), getattr(numpy_engine, f), rtol=1e-12, atol=1e-13)
             else:
                 np.testing.assert_array_equal(getattr(compiled, f), getattr(numpy_engine, f), err_msg=f)

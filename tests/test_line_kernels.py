@@ -1,9 +1,11 @@
 """The compiled kernels of the 1D engine (``linregions._kernels_line``): products that are
 row-invariant per block (a segment's rows get the same values whatever the other segments are),
 the batched engine and the per-segment kernel making the same float operations on large layers
-(short and long segments), the ReLU fast path against the general activation formula, and the
+(short and long segments), the extension of a layer's values and tangents to the points the
+previous layer inserted, the ReLU fast path against the general activation formula, and the
 scoped single-thread BLAS setting. Oracles: numpy's product (to rounding), the per-block product
-computed alone, and the general code path."""
+computed alone, a plain float64 forward pass at every point of a partition, and the general code
+path."""
 from __future__ import annotations
 
 import importlib
@@ -30,53 +32,49 @@ def _blocks(rng, sizes):
 
 def test_blocks_matmul_is_row_invariant_per_block():
     rng = np.random.default_rng(0)
-    K, N = 180, 170  # a large layer (BLAS for long blocks)
-    assert K * N > _kernels_line.SMALL_LAYER
-    sizes = [1, 2, nb.SHORT_POINTS, nb.SHORT_POINTS + 1, 40, 3, 33]
+    K, N = 180, 170
+    sizes = [1, 2, 16, 17, 40, 3, 33]
     starts = _blocks(rng, sizes)
     A = rng.normal(size=(starts[-1], K))
     A[rng.random(A.shape) < 0.5] = 0.0  # ReLU-like zeros, some dead columns
     A[:, :30] = 0.0
     WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
-    out = nb.blocks_matmul(A, WT, b, starts, True)
+    out = nb.blocks_matmul(A, WT, b, starts)
     np.testing.assert_allclose(out, A @ WT + b, rtol=1e-12, atol=1e-12)
     for i in range(len(sizes)):
         s0, s1 = starts[i], starts[i + 1]
-        alone = nb.blocks_matmul(A[s0:s1].copy(), WT, b, np.array([0, s1 - s0]), True)
+        alone = nb.blocks_matmul(A[s0:s1].copy(), WT, b, np.array([0, s1 - s0]))
         np.testing.assert_array_equal(out[s0:s1], alone)
-        assert np.array_equal(alone, products._mm(A[s0:s1].copy(), WT, b, True))
+        assert np.array_equal(alone, products._mm(A[s0:s1].copy(), WT, b))
 
 
 def test_blocks_mm2_is_the_per_segment_product():
     rng = np.random.default_rng(1)
     K, N = 200, 160
-    sizes = [2, 5, nb.SHORT_POINTS, nb.SHORT_POINTS + 1, 60]
+    sizes = [2, 5, 16, 17, 60]
     starts = _blocks(rng, sizes)
     A, dA = rng.normal(size=(starts[-1], K)), rng.normal(size=(starts[-1], K))
     dead = rng.random(K) < 0.4  # columns off on every row: left out of the BLAS product
     A[:, dead] = 0.0
     dA[:, dead] = 0.0
     WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
-    U, dU = nb.blocks_mm2(A, dA, WT, b, starts, True)
+    U, dU = nb.blocks_mm2(A, dA, WT, b, starts)
     np.testing.assert_allclose(U, A @ WT + b, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dU, dA @ WT, rtol=1e-12, atol=1e-12)
     for i in range(len(sizes)):
         s0, s1 = starts[i], starts[i + 1]
         P = s1 - s0
-        u, du = products._mm2(np.concatenate([A[s0:s1], dA[s0:s1]]), P, WT, b, True)
+        u, du = products._mm2(np.concatenate([A[s0:s1], dA[s0:s1]]), P, WT, b)
         np.testing.assert_array_equal(U[s0:s1], u)
         np.testing.assert_array_equal(dU[s0:s1], du)
-    # the row-wise kernel with b on the first P rows only is the two separate calls
-    R = products._rowwise_matmul2(np.concatenate([A[:5], dA[:5]]), WT, b, 5)
-    np.testing.assert_array_equal(R[:5], products._rowwise_matmul(A[:5].copy(), WT, b))
-    np.testing.assert_array_equal(R[5:], products._rowwise_matmul(dA[:5].copy(), WT, np.zeros(N)))
 
 
 @pytest.mark.parametrize("act", [relu(), hard_tanh()], ids=["relu", "hard_tanh"])
 @pytest.mark.parametrize("length", [0.05, 6.0], ids=["short", "long"])
 def test_batched_engine_is_the_per_segment_kernel_on_large_layers(monkeypatch, act, length):
-    """Both engines, bit for bit, on layers large enough for BLAS, with segments short (row-wise
-    products) and long (BLAS per segment); a segment's result is the same alone."""
+    """Both engines, bit for bit, on layers wide enough for the extension (``EXTEND_MIN_FANIN``),
+    with segments short (a few points) and long (many points inserted per layer); a segment's
+    result is the same alone."""
     rng = np.random.default_rng(2)
     net = random_mlp(30, [180, 180], 2, activation=act, biases=Normal(std=0.2), seed=3)
     X0 = rng.random((6, 30))
@@ -86,8 +84,9 @@ def test_batched_engine_is_the_per_segment_kernel_on_large_layers(monkeypatch, a
     per_segment = lines(net, X0, X1)
     monkeypatch.setattr(core, "_VECTOR_MIN", 1)
     batched = lines(net, X0, X1)
+    assert min(net.widths) >= _kernels_line.EXTEND_MIN_FANIN  # the extension ran
     if length > 1:
-        assert per_segment.num_regions("activation").max() > 2 * nb.SHORT_POINTS  # BLAS blocks were used
+        assert per_segment.num_regions("activation").max() > 40
     for f in FIELDS:
         np.testing.assert_array_equal(getattr(per_segment, f), getattr(batched, f), err_msg=f)
     for i in (0, 4):
@@ -125,10 +124,6 @@ def test_one_blas_thread_is_scoped():
     assert [lib["num_threads"] for lib in ctl.info() if lib["user_api"] == "blas"] == before
 
 
-def test_short_points_constant_is_the_kernels():
-    assert _kernels_line.SHORT_POINTS == nb.SHORT_POINTS
-
-
 def test_segment_ends_is_the_numpy_check():
     """The compiled pass of ``_check_segments`` against numpy: the largest |x| (NaN wherever an end
     is NaN, in any position) and the first zero-length segment."""
@@ -152,34 +147,82 @@ def test_segment_ends_is_the_numpy_check():
 
 @pytest.mark.parametrize("P, K, N, dead", [(40, 64, 1, 0.5), (40, 64, 40, 0.5), (300, 64, 64, 0.1), (300, 64, 64, 0.5)])
 def test_mm2_with_and_without_dead_columns(P, K, N, dead):
-    """``_mm2`` with BLAS, on products below ``DROP_MIN_WORK`` (dead columns kept) and above it
+    """``_mm2`` on products below ``DROP_MIN_WORK`` (dead columns kept) and above it
     with few and many dead columns (left out above ``1 - DROP_LIVE_FRACTION``): numpy's product
     to rounding."""
     rng = np.random.default_rng(N + P)
     AA = rng.normal(size=(2 * P, K))
     AA[:, rng.random(K) < dead] = 0.0
     WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
-    U, dU = products._mm2(AA, P, WT, b, True)
+    U, dU = products._mm2(AA, P, WT, b)
     np.testing.assert_allclose(U, AA[:P] @ WT + b, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dU, AA[P:] @ WT, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("K, N, zeros", [(784, 64, 0.0), (784, 64, 0.6), (5, 3, 0.3), (30, 180, 0.0)])
-def test_first_layer_is_the_rowwise_product(K, N, zeros):
-    """``_first_layer`` (values at both ends, tangent and rounding scale in one pass) against
-    ``_rowwise_tol`` on the stacked rows [x0; x1; x1 - x0], bit for bit, with dense inputs (the
-    fused loop) and inputs with zeros and equal coordinates (the per-row branches)."""
+def test_first_layer_is_the_fixed_order_sum(K, N, zeros):
+    """``_first_layer`` (values at both ends, tangent, rounding scale in one pass over W) against the
+    fixed-order sums written out in numpy (b, then x_k w_k for k in order, zeros skipped), bit for
+    bit, with dense inputs (the fused loop) and with zeros and equal coordinates (the per-row
+    branches); the batched ``first_layers`` gives every segment the same rows."""
     rng = np.random.default_rng(K + N)
     x0, x1 = rng.random(K), rng.random(K)
     x0[rng.random(K) < zeros] = 0.0
     x1[rng.random(K) < zeros] = 0.0
     x1[:2] = x0[:2]
-    amax = np.maximum(np.abs(x0), np.abs(x1))
     WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
-    R, tol = products._first_layer(x0, x1, WT, b, amax)
-    R_ref, tol_ref = products._rowwise_tol(np.stack([x0, x1, x1 - x0]), WT, b, 2, amax)
-    np.testing.assert_array_equal(R, R_ref)
-    np.testing.assert_array_equal(tol, tol_ref)
+    U, dU, tol = products._first_layer(x0, x1, WT, b)
+    ref = [b.copy(), b.copy(), np.zeros(N), np.abs(b)]
+    for k in range(K):
+        for r, a in zip(ref, (x0[k], x1[k], x1[k] - x0[k])):
+            if a != 0.0:
+                r += a * WT[k]
+        a = max(abs(x0[k]), abs(x1[k]))
+        if a != 0.0:
+            ref[3] += a * np.abs(WT[k])
+    np.testing.assert_array_equal(U, np.stack(ref[:2]))
+    np.testing.assert_array_equal(dU, np.stack([ref[2], ref[2]]))
+    np.testing.assert_array_equal(tol, ref[3])
+    np.testing.assert_allclose(U, np.stack([x0, x1]) @ WT + b, rtol=1e-12, atol=1e-12)
+    X0, X1 = np.stack([rng.random(K), x0]), np.stack([rng.random(K), x1])
+    Ub, dUb, tolb = nb.first_layers(X0, X1, WT, b)
+    np.testing.assert_array_equal(Ub[2:], U)
+    np.testing.assert_array_equal(dUb[1], dU[0])
+    np.testing.assert_array_equal(tolb[1], tol)
+
+
+@pytest.mark.parametrize("act", [relu(), hard_tanh()], ids=["relu", "hard_tanh"])
+def test_extension_is_the_forward_pass_at_every_point(act):
+    """Layers wide enough for ``_extend`` (values and tangents at inserted points from the points
+    before): the output at every point of the partition against a plain float64 forward pass at
+    that point, and the output's slope on every interval against the forward-mode tangent at the
+    interval's midpoint, to rounding (oracle: ``Network.forward`` and ``_forward_tangent``, which
+    compute every point from scratch)."""
+    from linregions.line.core import _forward_tangent
+
+    rng = np.random.default_rng(11)
+    n_in = 90
+    net = random_mlp(n_in, [120, 100, 80], 3, activation=act, biases=Normal(std=0.1), seed=12)
+    assert min((n_in,) + net.widths) >= _kernels_line.EXTEND_MIN_FANIN
+    X0, X1 = rng.random((4, n_in)), rng.random((4, n_in)) * 3.0
+    batch = lines(net, X0, X1)
+    inserted = 0
+    for i in range(4):
+        p = batch[i]
+        assert p.num_regions("activation") > 20
+        v = X1[i] - X0[i]
+        t = np.concatenate([[0.0], p.t, [1.0]])
+        N = net(X0[i] + t[:, None] * v)
+        scale = np.abs(N).max() + 1.0
+        # the affine piece on each kept interval reproduces the forward pass at both of its ends
+        for k in range(t.size - 1):
+            for e in (k, k + 1):
+                np.testing.assert_allclose(p.intercepts[k] + p.slopes[k] * t[e], N[e], rtol=0, atol=1e-11 * scale)
+            mid = X0[i] + 0.5 * (t[k] + t[k + 1]) * v
+            _, _, dN = _forward_tangent(net, mid[None], v[None])
+            np.testing.assert_allclose(p.slopes[k], dN[0], rtol=1e-10, atol=1e-12 * np.abs(dN).max())
+        inserted += t.size
+    assert inserted > 100
 
 
 def test_compiled_only_limiter_keeps_numpy_blas_and_restores():

@@ -2,16 +2,16 @@
 missing.
 
 The kernels themselves live in ``_kernels_line_nb`` (loaded on first use, so that importing
-linregions does not import numba): the per-segment layer loop of ``linregions.line`` and a
-*row-invariant* matrix product: row i of ``A @ WT`` is computed by the same sequence of
-floating-point operations whatever the other rows of ``A`` are. BLAS does not promise that for a
-row inside a larger product (OpenBLAS rounds the last row of an odd block with an edge kernel and
-a single row with gemv, so one row's result changes by an ulp with the number of rows), and the
-exact partitions must not depend on which other segments are in a batch
-(``linregions.line.lines``). The compiled layer loop calls BLAS once per segment (on segments with
-more than ``SHORT_POINTS`` points at a large layer; the row-wise kernel otherwise), which is
-row-invariant by construction; the batched engine calls the same products block by block
-(``blocks_matmul``, ``blocks_mm2``), so both give identical rows.
+linregions does not import numba): the per-segment layer loop of ``linregions.line`` and
+*row-invariant* matrix products: a row of ``A @ WT`` gets the same value whatever the other
+segments in the batch are. BLAS does not promise that for a row inside a larger product (OpenBLAS
+rounds the last row of an odd block with an edge kernel and a single row with gemv, so one row's
+result changes by an ulp with the number of rows), and the exact partitions must not depend on
+which other segments are in a batch (``linregions.line.lines``). The compiled layer loop calls
+BLAS once per segment (or, for short segments on large layers, a fixed-order row-wise kernel),
+which is row-invariant by construction; the batched engine calls the same products block by
+block (``blocks_matmul``, ``blocks_mm2``, ``first_layers``, ``blocks_scale``), so both give
+identical rows.
 """
 from __future__ import annotations
 
@@ -22,44 +22,46 @@ import numpy as np
 #: numba is a required dependency; without it (a broken install) the engine falls back to numpy.
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
-#: Products with at most this many weights (n_prev * n) use the compiled row-wise kernel; larger
-#: ones call BLAS once per segment (a block of rows that is the same in every batch). Zero: on one
-#: BLAS thread (``one_blas_thread``) BLAS beat the row-wise kernel on every size measured, from
-#: 8 x 8 to 256 x 256 and on narrow output layers (``benchmarks/line.py``, issue 15).
-SMALL_LAYER = 0
-
-#: Segments with at most this many points at a layer get the row-wise kernel on large layers too
-#: (the value of ``_kernels_line_nb.SHORT_POINTS``, repeated here so that reading it needs no numba).
-SHORT_POINTS = 16
+#: Layers with at least this many inputs get their values and tangents at the points the previous
+#: layer inserted by extension from the points before (``_kernels_line_nb.products._extend``: a few
+#: multiply-adds per point, exact in exact arithmetic); narrower layers from the product at all
+#: points. On 32-wide layers a product row costs about as much as an extension step and the
+#: product is one call; on 256-wide layers the extension halved the products (issue 15). Both
+#: engines use this rule, so they make the same float operations.
+EXTEND_MIN_FANIN = 64
 
 
 def rows_matmul(A: np.ndarray, WT: np.ndarray, starts: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """``A @ WT (+ b)`` where each row's value depends only on the rows of its own block
-    ``starts[i]:starts[i + 1]`` (blocks are segments; ``starts`` ends with ``len(A)``).
-
-    Small layers, and blocks of at most ``SHORT_POINTS`` rows: a compiled loop that computes every
-    row on its own (fixed summation order). Other blocks: one BLAS call per block, so a block's
-    rows are rounded the same way in any batch (``_kernels_line_nb.blocks_matmul``, the products
-    of the per-segment kernel).
-    """
+    ``starts[i]:starts[i + 1]`` (blocks are segments; ``starts`` ends with ``len(A)``): one BLAS
+    call per block, or the fixed-order row-wise kernel for short blocks on large layers, as the
+    per-segment kernel computes them (``_kernels_line_nb.blocks_matmul``)."""
     M, N = A.shape[0], WT.shape[1]
+    bb = np.zeros(N) if b is None else np.ascontiguousarray(b, dtype=np.float64)
     if HAVE_NUMBA:
         from ._kernels_line_nb import blocks_matmul
 
-        bb = np.zeros(N) if b is None else np.ascontiguousarray(b, dtype=np.float64)
         return blocks_matmul(np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(WT), bb,
-                             np.ascontiguousarray(starts, dtype=np.int64), bool(WT.shape[0] * N > SMALL_LAYER))
+                             np.ascontiguousarray(starts, dtype=np.int64))
     out = np.empty((M, N))
-    if len(starts) == 2:
-        np.matmul(A, WT, out=out)
-    else:
-        for i in range(len(starts) - 1):
-            s0, s1 = starts[i], starts[i + 1]
-            if s1 > s0:
-                np.matmul(A[s0:s1], WT, out=out[s0:s1])
-    if b is not None:
-        out += b
+    for i in range(len(starts) - 1):
+        s0, s1 = starts[i], starts[i + 1]
+        if s1 > s0:
+            np.matmul(A[s0:s1], WT, out=out[s0:s1])
+            out[s0:s1] += bb
     return out
+
+
+def scales(Amax: np.ndarray, aWT: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Raw rounding scales |b| + amax |W| of a layer's values, one row per segment (``Amax``: the
+    largest |a_k| over each segment's points; ``aWT`` = |W|^T), as the per-segment kernel
+    computes them (``_kernels_line_nb.blocks_scale``: |b| first, then the terms in order)."""
+    if HAVE_NUMBA:
+        from ._kernels_line_nb import blocks_scale
+
+        return blocks_scale(np.ascontiguousarray(Amax, dtype=np.float64), np.ascontiguousarray(aWT),
+                            np.ascontiguousarray(b, dtype=np.float64))
+    return Amax @ aWT + np.abs(b)
 
 
 def layer_products(A: np.ndarray, dA: np.ndarray, WT: np.ndarray, b: np.ndarray, starts: np.ndarray):
@@ -70,8 +72,23 @@ def layer_products(A: np.ndarray, dA: np.ndarray, WT: np.ndarray, b: np.ndarray,
 
         return blocks_mm2(np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(dA, dtype=np.float64),
                           np.ascontiguousarray(WT), np.ascontiguousarray(b, dtype=np.float64),
-                          np.ascontiguousarray(starts, dtype=np.int64), bool(WT.size > SMALL_LAYER))
+                          np.ascontiguousarray(starts, dtype=np.int64))
     return rows_matmul(A, WT, starts, b), rows_matmul(dA, WT, starts)
+
+
+def first_layers(X0: np.ndarray, X1: np.ndarray, WT: np.ndarray, b: np.ndarray):
+    """The first layer on segments [X0[i], X1[i]] as the per-segment kernel computes it: values at
+    both ends (rows 2i, 2i + 1), tangents x1 - x0 (row i) and raw rounding scales
+    |b| + max(|x0|, |x1|) |W| (row i), one fused pass over W per segment
+    (``_kernels_line_nb.first_layers``; numpy products without numba)."""
+    if HAVE_NUMBA:
+        from ._kernels_line_nb import first_layers as kernel
+
+        return kernel(np.ascontiguousarray(X0, dtype=np.float64), np.ascontiguousarray(X1, dtype=np.float64),
+                      np.ascontiguousarray(WT), np.ascontiguousarray(b, dtype=np.float64))
+    E = np.empty((2 * X0.shape[0], X0.shape[1]))
+    E[0::2], E[1::2] = X0, X1
+    return E @ WT + b, (X1 - X0) @ WT, np.maximum(np.abs(X0), np.abs(X1)) @ np.abs(WT) + np.abs(b)
 
 
 _CONTROLLER: list = []
@@ -168,4 +185,4 @@ def interval_states(*args):
     return kernel(*args)
 
 
-__all__ = ["HAVE_NUMBA", "SMALL_LAYER", "SHORT_POINTS", "one_blas_thread", "rows_matmul", "layer_products", "segments_line", "segment_ends", "interval_states"]
+__all__ = ["HAVE_NUMBA", "EXTEND_MIN_FANIN", "one_blas_thread", "rows_matmul", "layer_products", "first_layers", "scales", "segments_line", "segment_ends", "interval_states"]

@@ -11,6 +11,15 @@ below any gap that occurs with appreciable probability for networks with continu
 bias laws, so they act on *degenerate* arrangements (for example zero biases, where every
 first-layer hyperplane passes through the origin).
 
+On segments, a layer's values at the points the previous layer inserted are extended from the
+point before (``_kernels_line_nb.products._extend``: U(p) = U(p') + (t_p - t_p') dU, the tangent
+updated by the units that switch at p'): exact in exact arithmetic, and each step adds rounding
+of the size of the summands of one product row, since |t_p - t_p'| |dU| <= |W| |a(p) - a(p')|
+<= 2 |W| max|a|, which the snap scale covers. Crossings merged within ``T_MERGE`` of a point move
+the kink of their unit to that point, so later values follow the merged partition (a shift of
+at most the unit's |u| at the point times its slope change); such merges are counted as close
+decisions and re-decided exactly on segments.
+
 What they cannot resolve (stated, not hidden): features smaller than ``SNAP_RTOL`` times the
 magnitude of the inputs and weights (a segment of length 1e-13 at |x| ~ 1, or 1e-11 at |x| ~ 100,
 biases of ~1e-11 next to weights of ~1), crossings within ``T_MERGE`` of a segment's end, and

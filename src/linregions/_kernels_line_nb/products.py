@@ -1,9 +1,15 @@
-"""Matrix products of the 1D kernels: row-invariant per segment (a segment's rows get the same
-values whatever the other segments are). The fixed-order row-wise kernel (b first, then a_k w_k for
-k in order, zeros skipped), the first layer's values, tangent and rounding scale in one pass, and
-per-segment BLAS products of values and tangents with dead columns left out where that pays."""
+"""Matrix products of the 1D kernels, row-invariant per segment (a segment's rows get the same
+values whatever the other segments are): one BLAS call per segment (on one thread, see
+``_kernels_line.one_blas_thread``), or the fixed-order row-wise kernel (b first, then a_k w_k for
+k in order, zeros skipped) where a segment has few points on a large layer; the first layer's
+values, tangent and rounding scale in one pass; and the extension of a layer's values and tangents
+to the points the previous layer inserted (``_extend``: a few multiply-adds per point instead of a
+row of the product). The batched engine calls the same products on the same row blocks
+(``blocks_matmul``, ``blocks_mm2``, ``first_layers``, ``blocks_scale``), so both give identical
+rows."""
 import numpy as np
 from numba import njit
+from .states import _tangent
 
 
 @njit(cache=True, nogil=True)
@@ -80,37 +86,78 @@ def _axpy_abs(r, a, w):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _first_layer(x0, x1, WT, b, amax):  # pragma: no cover - compiled
-    """``_rowwise_tol`` of the rows [x0; x1; x1 - x0] (b on the first two) with the scale
-    ``amax``: the first layer's values at a segment's ends, its tangent and rounding scale in one
-    pass over W_0, the same float operations. Where the three rows and ``amax`` are all non-zero at
-    input k (dense inputs), the four updates share one loop over the units."""
+def _first_layer(x0, x1, WT, b):  # pragma: no cover - compiled
+    """The first layer on a segment [x0, x1] in one pass over W_0 (which is read once: for wide
+    inputs it does not fit in cache, and three BLAS calls read it three times): its values at both
+    ends (b, then x_k w_k added for k in order), its tangent (x1 - x0 in place of x) and the raw
+    rounding scale of its values, |b| + max(|x0|, |x1|) |W_0| (``_tol_scale``'s terms in the same
+    order). Inputs k where x0 and x1 are both 0 are skipped (their terms are +-0); the others are
+    taken four at a time, each unit's four sums held across the four terms (the same additions, in
+    the same order, with a quarter of the loads and stores)."""
     K, N = WT.shape
-    out = np.empty((3, N))
+    U = np.empty((2, N))
+    dU = np.empty((2, N))
     tolb = np.empty(N)
+    r0, r1, r2 = U[0], U[1], dU[0]
     for j in range(N):
-        out[0, j] = b[j]
-        out[1, j] = b[j]
-        out[2, j] = 0.0
+        r0[j] = b[j]
+        r1[j] = b[j]
+        r2[j] = 0.0
         tolb[j] = abs(b[j])
-    r0, r1, r2 = out[0], out[1], out[2]
+    ks = np.empty(K, np.int64)
+    m = 0
     for k in range(K):
+        if x0[k] != 0.0 or x1[k] != 0.0:
+            ks[m] = k
+            m += 1
+    c = 0
+    while c + 4 <= m:
+        k0, k1, k2, k3 = ks[c], ks[c + 1], ks[c + 2], ks[c + 3]
+        w0, w1, w2, w3 = WT[k0], WT[k1], WT[k2], WT[k3]
+        a00, a01, a02, a03 = x0[k0], x0[k1], x0[k2], x0[k3]
+        a10, a11, a12, a13 = x1[k0], x1[k1], x1[k2], x1[k3]
+        a20, a21, a22, a23 = a10 - a00, a11 - a01, a12 - a02, a13 - a03
+        t0, t1 = max(abs(a00), abs(a10)), max(abs(a01), abs(a11))
+        t2, t3 = max(abs(a02), abs(a12)), max(abs(a03), abs(a13))
+        for j in range(N):
+            v0, v1, v2, v3 = w0[j], w1[j], w2[j], w3[j]
+            r0[j] = (((r0[j] + a00 * v0) + a01 * v1) + a02 * v2) + a03 * v3
+            r1[j] = (((r1[j] + a10 * v0) + a11 * v1) + a12 * v2) + a13 * v3
+            r2[j] = (((r2[j] + a20 * v0) + a21 * v1) + a22 * v2) + a23 * v3
+            tolb[j] = (((tolb[j] + t0 * abs(v0)) + t1 * abs(v1)) + t2 * abs(v2)) + t3 * abs(v3)
+        c += 4
+    while c < m:
+        k = ks[c]
         w = WT[k]
-        a0, a1, at = x0[k], x1[k], amax[k]
-        a2 = a1 - a0
-        if a0 != 0.0 and a1 != 0.0 and a2 != 0.0 and at != 0.0:
-            for j in range(N):
-                wj = w[j]
-                r0[j] += a0 * wj
-                r1[j] += a1 * wj
-                r2[j] += a2 * wj
-                tolb[j] += at * abs(wj)
-            continue
-        _axpy(r0, a0, w)
-        _axpy(r1, a1, w)
-        _axpy(r2, a2, w)
-        _axpy_abs(tolb, at, w)
-    return out, tolb
+        a0, a1 = x0[k], x1[k]
+        a2, at = a1 - a0, max(abs(a0), abs(a1))
+        for j in range(N):
+            wj = w[j]
+            r0[j] += a0 * wj
+            r1[j] += a1 * wj
+            r2[j] += a2 * wj
+            tolb[j] += at * abs(wj)
+        c += 1
+    for j in range(N):
+        dU[1, j] = r2[j]
+    return U, dU, tolb
+
+
+@njit(cache=True, nogil=True)
+def first_layers(X0, X1, WT, b):  # pragma: no cover - compiled
+    """``_first_layer`` of every segment [X0[i], X1[i]] (the batched engine's first layer, the
+    same float operations): values at the ends (2S rows, segment by segment), tangents (S rows) and
+    raw rounding scales (S rows)."""
+    S, N = X0.shape[0], WT.shape[1]
+    U = np.empty((2 * S, N))
+    dU = np.empty((S, N))
+    tolb = np.empty((S, N))
+    for i in range(S):
+        u, du, tb = _first_layer(X0[i], X1[i], WT, b)
+        U[2 * i:2 * i + 2] = u
+        dU[i] = du[0]
+        tolb[i] = tb
+    return U, dU, tolb
 
 
 @njit(cache=True, nogil=True)
@@ -125,39 +172,51 @@ def _tol_scale(amax, aW, bl):  # pragma: no cover - compiled
     return tolb
 
 
-#: A segment with at most this many points at a layer gets that layer's products from the
-#: fixed-order row-wise kernel even for large layers (BLAS on a few rows is slower, and row-wise
-#: products let the batched engine compute many short segments in one call with the same result).
+#: A segment with at most ``SHORT_POINTS`` points on a layer with at least ``ROWWISE_MIN_WEIGHTS``
+#: weights gets that layer's values, tangents and rounding scale from the fixed-order row-wise
+#: kernel, in one pass over W: on such layers W is not in cache when the next segment comes, and a
+#: BLAS product plus a separate pass for the scale read it twice (the local-complexity workload of
+#: many short segments on 256-wide layers ran 25% slower that way). Everywhere else BLAS, which
+#: beat the row-wise kernel on every product measured with W in cache, from one row to hundreds
+#: and from 32 x 1 to 256 x 256 (``benchmarks/line.py``, issue 15).
 SHORT_POINTS = 16
+ROWWISE_MIN_WEIGHTS = 2**14
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _rowwise(P, WT):  # pragma: no cover - compiled
+    """Whether a product of P points (of one segment) with W^T takes the row-wise kernel."""
+    return P <= SHORT_POINTS and WT.size >= ROWWISE_MIN_WEIGHTS
 
 
 @njit(cache=True, nogil=True)
-def _mm(A, WT, b, blas):  # pragma: no cover - compiled
-    """A @ WT + b for one segment's rows (BLAS for large layers and more than ``SHORT_POINTS``
-    rows, the fixed-order row-wise loop else)."""
-    if blas and A.shape[0] > SHORT_POINTS:
-        out = A @ WT
-        for i in range(out.shape[0]):
-            for j in range(out.shape[1]):
-                out[i, j] += b[j]
-        return out
-    return _rowwise_matmul(A, WT, b)
+def _mm(A, WT, b):  # pragma: no cover - compiled
+    """A @ WT + b for one segment's rows (``_rowwise`` decides the kernel)."""
+    if _rowwise(A.shape[0], WT):
+        return _rowwise_matmul(A, WT, b)
+    out = A @ WT
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] += b[j]
+    return out
 
 
 @njit(cache=True, nogil=True)
-def blocks_matmul(A, WT, b, starts, blas):  # pragma: no cover - compiled
+def blocks_matmul(A, WT, b, starts):  # pragma: no cover - compiled
     """``_mm`` on each block ``starts[i]:starts[i + 1]`` of rows (a segment), so every row gets
-    the value it gets in the per-segment kernel; short blocks together in one row-wise call."""
+    the value it gets in the per-segment kernel; row-wise blocks together in one call."""
     M = A.shape[0]
     N = WT.shape[1]
     out = np.empty((M, N))
     short = np.zeros(M, np.bool_)
     for s in range(starts.size - 1):
         s0, s1 = starts[s], starts[s + 1]
-        if blas and s1 - s0 > SHORT_POINTS:
-            out[s0:s1] = _mm(A[s0:s1], WT, b, True)
-        else:
+        if s1 == s0:
+            continue
+        if _rowwise(s1 - s0, WT):
             short[s0:s1] = True
+        else:
+            out[s0:s1] = _mm(A[s0:s1], WT, b)
     rows = np.nonzero(short)[0]
     if rows.size == M:
         return _rowwise_matmul(A, WT, b)
@@ -172,9 +231,9 @@ def blocks_matmul(A, WT, b, starts, blas):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def blocks_mm2(A, dA, WT, b, starts, blas):  # pragma: no cover - compiled
+def blocks_mm2(A, dA, WT, b, starts):  # pragma: no cover - compiled
     """``_mm2`` on each block (segment) of rows of [A; dA]: the values and tangents of every row
-    exactly as the per-segment kernel computes them; short blocks in one row-wise call."""
+    exactly as the per-segment kernel computes them; row-wise blocks together in one call."""
     M = A.shape[0]
     N = WT.shape[1]
     U = np.empty((M, N))
@@ -183,15 +242,17 @@ def blocks_mm2(A, dA, WT, b, starts, blas):  # pragma: no cover - compiled
     for s in range(starts.size - 1):
         s0, s1 = starts[s], starts[s + 1]
         P = s1 - s0
-        if blas and P > SHORT_POINTS:
-            AA = np.empty((2 * P, A.shape[1]))
-            AA[:P] = A[s0:s1]
-            AA[P:] = dA[s0:s1]
-            u, du = _mm2(AA, P, WT, b, True)
-            U[s0:s1] = u
-            dU[s0:s1] = du
-        else:
+        if P == 0:
+            continue
+        if _rowwise(P, WT):
             short[s0:s1] = True
+            continue
+        AA = np.empty((2 * P, A.shape[1]))
+        AA[:P] = A[s0:s1]
+        AA[P:] = dA[s0:s1]
+        u, du = _mm2(AA, P, WT, b)
+        U[s0:s1] = u
+        dU[s0:s1] = du
     rows = np.nonzero(short)[0]
     if rows.size == M:
         return _rowwise_matmul(A, WT, b), _rowwise_matmul(dA, WT, np.zeros(N))
@@ -209,6 +270,16 @@ def blocks_mm2(A, dA, WT, b, starts, blas):  # pragma: no cover - compiled
     return U, dU
 
 
+@njit(cache=True, nogil=True)
+def blocks_scale(Amax, aW, b):  # pragma: no cover - compiled
+    """``_tol_scale`` of each row of ``Amax`` (one segment each): the batched engine's rounding
+    scales, as the per-segment kernel computes them."""
+    out = np.empty((Amax.shape[0], aW.shape[1]))
+    for i in range(Amax.shape[0]):
+        out[i] = _tol_scale(Amax[i], aW, b)
+    return out
+
+
 #: Columns of a segment's rows that are zero on every row (units off on the whole segment) are
 #: left out of its BLAS product only when the product has at least ``DROP_MIN_WORK`` multiply-adds
 #: and at most ``DROP_LIVE_FRACTION`` of the columns are live: below either, finding and copying
@@ -219,24 +290,29 @@ DROP_LIVE_FRACTION = 0.75
 
 
 @njit(cache=True, nogil=True)
-def _mm2(AA, P, WT, b, blas):  # pragma: no cover - compiled
-    """(A @ WT + b, dA @ WT) for AA = [A; dA] (2P rows of one segment) in one product; the two
-    results are row blocks of one array (no copies). With BLAS, columns of AA that are zero on
-    every row (units off on the whole segment, e.g. ReLU) are left out of the product where that
-    pays (``DROP_MIN_WORK``, ``DROP_LIVE_FRACTION``): the result depends only on the segment's own
-    rows."""
-    if not blas or P <= SHORT_POINTS:  # b first, then the products in order (rows_matmul exactly)
+def _mm2(AA, P, WT, b):  # pragma: no cover - compiled
+    """(A @ WT + b, dA @ WT) for AA = [A; dA] (2P rows of one segment) in one product; the
+    two results are row blocks of one array (no copies). Columns of AA that are zero on every row
+    (units off on the whole segment, e.g. ReLU) are left out of the product where that pays
+    (``DROP_MIN_WORK``, ``DROP_LIVE_FRACTION``): the result depends only on the segment's own
+    rows. Short segments on large layers: the fixed-order row-wise kernel (``_rowwise``)."""
+    if _rowwise(P, WT):
         R = _rowwise_matmul2(AA, WT, b, P)
         return R[:P], R[P:]
     M, K = AA.shape
     N = WT.shape[1]
-    live = np.ones(K, np.bool_)
-    if M * K * N >= DROP_MIN_WORK:
-        live[:] = False
-        for i in range(M):
-            Ai = AA[i]
-            for k in range(K):
-                live[k] |= Ai[k] != 0.0
+    if M * K * N < DROP_MIN_WORK:
+        R = AA @ WT
+        U = R[:P]
+        for i in range(P):
+            for j in range(N):
+                U[i, j] += b[j]
+        return U, R[P:]
+    live = np.zeros(K, np.bool_)
+    for i in range(M):
+        Ai = AA[i]
+        for k in range(K):
+            live[k] |= Ai[k] != 0.0
     cols = np.nonzero(live)[0]
     if cols.size <= DROP_LIVE_FRACTION * K:
         A2 = np.empty((M, cols.size))
@@ -257,11 +333,51 @@ def _mm2(AA, P, WT, b, blas):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _mm2t(AA, P, WT, b, blas, amax, aW):  # pragma: no cover - compiled
+def _mm2t(AA, P, WT, b, amax, aW):  # pragma: no cover - compiled
     """``_mm2`` and the raw rounding scale |b| + amax |W| of its result (``_tol_scale``), the scale
     in the same pass over WT where the product is row-wise."""
-    if not blas or P <= SHORT_POINTS:
+    if _rowwise(P, WT):
         R, tolb = _rowwise_tol(AA, WT, b, P, amax)
         return R[:P], R[P:], tolb
-    U, dU = _mm2(AA, P, WT, b, blas)
+    U, dU = _mm2(AA, P, WT, b)
     return U, dU, _tol_scale(amax, aW, b)
+
+
+@njit(cache=True, nogil=True)
+def _extend(Uo, dUo, oi, t, dUp, C, dp, du, q, pt, relu, WT):  # pragma: no cover - compiled
+    """A layer's pre-activations at all P points of a segment and their tangents on its intervals,
+    from the product at the points ``oi`` only (``Uo``, ``dUo``: the points that were there before
+    the previous layer split the segment, and the intervals that start there).
+
+    The points in between were inserted by the previous layer, at crossings inside one interval
+    where its pre-activations are affine (tangent ``dUp[k]`` on the interval that starts at
+    ``oi[k]``, the same on all its pieces). Its activation is therefore affine on each piece, and only the units whose state
+    code changes at an inserted point (``C``: the previous layer's codes, ``du[dp[j]:dp[j + 1]]``
+    the units whose code differs between intervals j - 1 and j, ``_row_diffs``) change its tangent
+    there. Hence, exactly: U_j = U_{j-1} + (t_j - t_{j-1}) dU_{j-1} and
+    dU_j = dU_{j-1} + sum_z (phi'_z(C_j) - phi'_z(C_{j-1})) dUp_{j,z} W_z (the terms added one by
+    one in increasing z, zero terms skipped): O(n) per inserted point instead of a row of the
+    product."""
+    P = t.size
+    n = WT.shape[1]
+    U = np.empty((P, n))
+    dU = np.empty((P, n))
+    Po = oi.size
+    for k in range(Po):
+        i0 = oi[k]
+        Ur, dUr, Uk, dUk = U[i0], dU[i0], Uo[k], dUo[k]
+        for z in range(n):
+            Ur[z] = Uk[z]
+            dUr[z] = dUk[z]
+        i1 = oi[k + 1] if k + 1 < Po else P
+        for j in range(i0 + 1, i1):
+            dt = t[j] - t[j - 1]
+            Uj, dUj, Up, dUq = U[j], dU[j], U[j - 1], dU[j - 1]
+            for z in range(n):
+                Uj[z] = Up[z] + dt * dUq[z]
+                dUj[z] = dUq[z]
+            Cj, Cp, g = C[j], C[j - 1], dUp[k]
+            for m in range(dp[j], dp[j + 1]):
+                zp = du[m]
+                _axpy(dUj, _tangent(g[zp], Cj[zp], zp, q, pt, relu) - _tangent(g[zp], Cp[zp], zp, q, pt, relu), WT[zp])
+    return U, dU

@@ -4,7 +4,8 @@ crossings pass that turns its points into a partition (kept points, crossings wi
 goodness, slope jumps, affine pieces), for a chunk of segments in one compiled call."""
 import numpy as np
 from numba import njit
-from .products import _first_layer, _mm2, _mm2t
+from .._kernels_line import EXTEND_MIN_FANIN
+from .products import _extend, _first_layer, _mm2, _mm2t
 from .states import _Q, _W, _act_tangent, _all_finite, _row_diffs, _states_close, _strict_crossings, _tolerances
 
 
@@ -32,6 +33,36 @@ def segment_ends(X0, X1):  # pragma: no cover - compiled
     return big, -1
 
 
+@njit(cache=True, nogil=True)
+def _next_layer(U, dU, t, oi, C, dp, du, xi, q, phi, pt, clip, relu, WT, b, aW):  # pragma: no cover - compiled
+    """The next layer's pre-activations at a segment's points and their tangents on its intervals
+    from this layer's: values ``U`` at all P points, codes ``C`` (with their row differences
+    ``dp``, ``du``) on all intervals, and tangents ``dU`` on the intervals as they were before this
+    layer inserted points (row k for the points ``oi[k]`` to ``oi[k + 1] - 1``: this layer's
+    pre-activations are affine there). Where the next layer has at least ``EXTEND_MIN_FANIN``
+    inputs: one product at the points ``oi`` and ``_extend`` for the others; one product at all
+    points else. With ``aW`` = |W^T| non-empty, also the raw rounding scale of the result
+    (``_mm2t``)."""
+    P = t.size
+    if WT.shape[0] < EXTEND_MIN_FANIN and oi.size < P:
+        dUf = np.empty((P, dU.shape[1]))
+        for k in range(oi.size):
+            i1 = oi[k + 1] if k + 1 < oi.size else P
+            for i in range(oi[k], i1):
+                dUf[i] = dU[k]
+        dU, oi = dUf, np.arange(P)
+    AA, amax = _act_tangent(U, dU, C, oi, xi, q, phi, pt, clip, relu)
+    if aW.size > 0:
+        Uo, dUo, tolb = _mm2t(AA, oi.size, WT, b, amax, aW)
+    else:
+        Uo, dUo = _mm2(AA, oi.size, WT, b)
+        tolb = amax[:0]
+    if oi.size == P:
+        return Uo, dUo, tolb
+    U2, dU2 = _extend(Uo, dUo, oi, t, dU, C, dp, du, q, pt, relu, WT)
+    return U2, dU2, tolb
+
+
 #: Crossings of one interval at one layer are sorted by t with a stable insertion sort up to this
 #: many (no allocation), with numpy's stable merge sort above (the same order).
 INSERTION_SORT_MAX = 64
@@ -39,7 +70,7 @@ INSERTION_SORT_MAX = 64
 
 @njit(cache=True, nogil=True)
 def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off,
-                swf, ptf, clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
+                swf, ptf, clipf, code_off, reluf, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
     """The layer loop of ``linregions.line._partition_chunk`` for one segment, compiled (same
     algorithm, same tolerances; see there). Returns t (P,), the state codes of each layer as
     computed (``Cs[l]``, on the intervals of that time), the units whose code differs between
@@ -55,17 +86,13 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
     d = xi_off.size - 1
     t = np.empty(2)
     t[0], t[1] = 0.0, 1.0
-    amax = np.maximum(np.abs(x0), np.abs(x1))
-    # layer 0: the ends' values, the tangent and the rounding scale in one row-wise pass over W_0
-    R0, tolb = _first_layer(x0, x1, _W(Wf, w_off, dims, 0), bf[b_off[0]:b_off[1]], amax)
-    U = R0[:2]
-    n0 = U.shape[1]
-    dU = np.empty((2, n0))
-    dU[0], dU[1] = R0[2], R0[2]
+    # layer 0: the ends' values, the tangent and the rounding scale
+    U, dU, tolb = _first_layer(x0, x1, _W(Wf, w_off, dims, 0), bf[b_off[0]:b_off[1]])
     Cs = [np.zeros((0, 0), np.int16) for _ in range(0)]
     Dp = [np.zeros(0, np.int64) for _ in range(0)]
     Du = [np.zeros(0, np.int64) for _ in range(0)]
     rm = np.zeros((d, 2), np.int64)
+    oi = np.arange(2)
     n_close = 0
     n_erased = 0
     sus = [0.0 for _ in range(0)]
@@ -77,10 +104,11 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
         bl = bf[b_off[l]:b_off[l + 1]]
         P = t.size
         if l > 0:
-            AA, amax = _act_tangent(U, dU, Cs[l - 1], xif[xi_off[l - 1]:xi_off[l]], _Q(qf, q_off, dims, l - 1),
-                                    _Q(phif, phi_off, dims, l - 1), ptf[code_off[l - 1]:code_off[l]], clipf[l - 1],
-                                    reluf[l - 1])
-            U, dU, tolb = _mm2t(AA, P, _W(Wf, w_off, dims, l), bl, blas[l], amax, _W(aWf, w_off, dims, l))
+            U, dU, tolb = _next_layer(U, dU, t, oi, Cs[l - 1], Dp[l - 1], Du[l - 1], xif[xi_off[l - 1]:xi_off[l]],
+                                      _Q(qf, q_off, dims, l - 1), _Q(phif, phi_off, dims, l - 1),
+                                      ptf[code_off[l - 1]:code_off[l]], clipf[l - 1], reluf[l - 1],
+                                      _W(Wf, w_off, dims, l), bl, _W(aWf, w_off, dims, l))
+        oi = np.arange(P)  # the points before this layer's insertions (where the next product runs)
         if not _all_finite(U, dU):
             bad = l
             break
@@ -109,8 +137,8 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                         ta[m + 1] = tc
                         la[m + 1] = lc
                 s0 = s1
-            keep = np.empty(K, np.bool_)
-            first = np.empty(K, np.bool_)
+            flags = np.zeros((3, K), np.bool_)
+            keep, first, sel = flags[0], flags[1], flags[2]
             for c in range(K):
                 k = ka[c]
                 g0 = ta[c] - t[k]
@@ -126,7 +154,6 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                     if gap <= t_merge:
                         n_erased += 1
                     sus.append(ta[c])
-            sel = np.zeros(K, np.bool_)
             c = 0
             while c < K:
                 e = c + 1
@@ -142,16 +169,15 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                 n = U.shape[1]
                 t2 = np.empty(P + Kn)
                 U2 = np.empty((P + Kn, n))
-                dU2 = np.empty((P + Kn, n))
                 rm2 = np.empty((d, P + Kn), np.int64)
                 r = 0
                 c = 0
                 for i in range(P):  # element loops: a row assignment costs more than the copy here
-                    Ui, dUi, U2r, dU2r = U[i], dU[i], U2[r], dU2[r]
+                    Ui, U2r = U[i], U2[r]
                     t2[r] = t[i]
+                    oi[i] = r
                     for z in range(n):
                         U2r[z] = Ui[z]
-                        dU2r[z] = dUi[z]
                     for m in range(l):
                         rm2[m, r] = rm[m, i]
                     r += 1
@@ -159,15 +185,14 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                         if sel[c]:
                             t2[r] = ta[c]
                             lam = la[c]
-                            Un, U2r, dU2r = U[i + 1], U2[r], dU2[r]
+                            Un, U2r = U[i + 1], U2[r]
                             for z in range(n):
                                 U2r[z] = Ui[z] + lam * (Un[z] - Ui[z])
-                                dU2r[z] = dUi[z]
                             for m in range(l):
                                 rm2[m, r] = rm[m, i]
                             r += 1
                         c += 1
-                t, U, dU, rm = t2, U2, dU2, rm2
+                t, U, rm = t2, U2, rm2  # dU keeps its rows: interval k splits into oi[k]..oi[k + 1]
                 P = t.size
         # state codes of layer l on the intervals, close snaps at the points
         C, c_close, c_erased, flag = _states_close(U, xi, tol, hi, sw, allsw, close_factor)
@@ -189,9 +214,10 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
         sus_a[i] = sus[i]
     if bad >= 0:
         return t, Cs, Dp, Du, rm, np.zeros((P, n_out)), np.zeros((P, n_out)), n_close, n_erased, sus_a, bad
-    AA, amax = _act_tangent(U, dU, Cs[d - 1], xif[xi_off[d - 1]:xi_off[d]], _Q(qf, q_off, dims, d - 1),
-                            _Q(phif, phi_off, dims, d - 1), ptf[code_off[d - 1]:code_off[d]], clipf[d - 1], reluf[d - 1])
-    N, dN = _mm2(AA, P, _W(Wf, w_off, dims, d), bf[b_off[d]:b_off[d + 1]], blas[d])
+    N, dN, _ = _next_layer(U, dU, t, oi, Cs[d - 1], Dp[d - 1], Du[d - 1], xif[xi_off[d - 1]:xi_off[d]],
+                           _Q(qf, q_off, dims, d - 1), _Q(phif, phi_off, dims, d - 1), ptf[code_off[d - 1]:code_off[d]],
+                           clipf[d - 1], reluf[d - 1], _W(Wf, w_off, dims, d), bf[b_off[d]:b_off[d + 1]],
+                           np.empty((0, 0)))
     return t, Cs, Dp, Du, rm, N, dN, n_close, n_erased, sus_a, bad
 
 
@@ -343,7 +369,7 @@ def _finish(t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_ou
 
 @njit(cache=True, nogil=True)
 def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf, clipf,
-                  code_off, blas, reluf, opens, reach_out, nzall, c_bound, snap_rtol, t_merge, close_factor,
+                  code_off, reluf, opens, reach_out, nzall, c_bound, snap_rtol, t_merge, close_factor,
                   slope_rtol):  # pragma: no cover - compiled
     """Exact partitions of the segments [X0[i], X1[i]], each on its own (``_layer_loop`` then
     ``_finish``; ``opens``, ``reach_out``, ``nzall``: ``line.core._finish_params``;
@@ -370,7 +396,7 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
     for i in range(S):
         t, Cs, Dp, Du, rm, N, dN, c, e, s, bad = _layer_loop(
             X0[i], X1[i], Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf,
-            clipf, code_off, blas, reluf, snap_rtol, t_merge, close_factor)
+            clipf, code_off, reluf, snap_rtol, t_merge, close_factor)
         if bad >= 0:
             e0 = np.zeros(0, np.int64)
             return (np.zeros(0), np.zeros((4, 0), np.int64), np.zeros(0, np.bool_), np.zeros((0, n_out)),

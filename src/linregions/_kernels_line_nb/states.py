@@ -74,34 +74,54 @@ def _Q(qf, q_off, dims, l):  # pragma: no cover - compiled
     return qf[q_off[l]:q_off[l + 1]].reshape((n, (q_off[l + 1] - q_off[l]) // n))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _tangent(g, c, z, q, pt, relu):  # pragma: no cover - compiled
+    """d phi(u_z) / dt on an interval where unit z has state code ``c`` and du_z / dt = ``g`` (on
+    a breakpoint: the slope on its left); ReLU: g where code >= 2, 0 else."""
+    if relu:
+        return g if c >= 2 else 0.0
+    return g if pt[z] else g * q[z, c // 2]
+
+
 @njit(cache=True, nogil=True)
-def _act_tangent(U, dU, C, xi, q, phi, pt, clip, relu):  # pragma: no cover - compiled
-    """One fused pass over the P points of a segment: ``AA = [phi(U); phi'(C) dU]`` (2P rows, the
-    values and the tangents, for one product) and the column maxima of |phi(U)| (rounding scale
-    of the next layer). ``C`` are the layer's interval state codes (the slope of the piece on each
-    interval; on a breakpoint the slope on its left). ReLU layers (``relu``): max(u, 0) and
-    (code >= 2) dU, the same values as the general formula."""
+def _act_tangent(U, dU, C, oi, xi, q, phi, pt, clip, relu):  # pragma: no cover - compiled
+    """One fused pass over the P points of a segment: ``AA = [phi(U[oi]); phi'(C[oi]) dU]``
+    (2 len(oi) rows: the values at the points ``oi`` and the tangents on the intervals that start
+    there, ``dU`` having one row per point of ``oi``, for one product) and the column maxima of
+    |phi(U)| over all P points (rounding scale of the next layer). ``C`` are the layer's interval
+    state codes (the slope of the piece on each interval; on a breakpoint the slope on its left).
+    ReLU layers (``relu``): max(u, 0), the same values as the general formula."""
     P, n = U.shape
-    AA = np.empty((2 * P, n))
+    Po = oi.size
+    AA = np.empty((2 * Po, n))
     amax = np.zeros(n)
     if relu:
-        for i in range(P):
+        for i in range(P):  # max(amax, max(u, 0)) = max(amax, u) as amax >= 0
+            Ui = U[i]
             for z in range(n):
-                u = U[i, z]
-                a = u if u > 0.0 else 0.0
-                AA[i, z] = a
-                if a > amax[z]:
-                    amax[z] = a
-                AA[P + i, z] = dU[i, z] if C[i, z] >= 2 else 0.0
+                amax[z] = max(amax[z], Ui[z])
+        for k in range(Po):
+            i = oi[k]
+            Ui, Ci, dUi, Ak, Tk = U[i], C[i], dU[k], AA[k], AA[Po + k]
+            for z in range(n):
+                u = Ui[z]
+                Ak[z] = u if u > 0.0 else 0.0
+                Tk[z] = dUi[z] if Ci[z] >= 2 else 0.0
         return AA, amax
+    k = 0
     for i in range(P):
+        row = k < Po and oi[k] == i
+        Ui = U[i]
         for z in range(n):
-            a = _act(U[i, z], z, xi, q, phi, pt, clip)
-            AA[i, z] = a
-            a = abs(a)
-            if a > amax[z]:
-                amax[z] = a
-            AA[P + i, z] = dU[i, z] if pt[z] else dU[i, z] * q[z, C[i, z] // 2]
+            a = _act(Ui[z], z, xi, q, phi, pt, clip)
+            if row:
+                AA[k, z] = a
+            amax[z] = max(amax[z], abs(a))
+        if row:
+            Ci, dUi, Tk = C[i], dU[k], AA[Po + k]
+            for z in range(n):
+                Tk[z] = _tangent(dUi[z], Ci[z], z, q, pt, relu)
+            k += 1
     return AA, amax
 
 
@@ -118,16 +138,16 @@ def _all_finite(U, dU):  # pragma: no cover - compiled
 def _tolerances(tolb, xi, snap_rtol, close_factor):  # pragma: no cover - compiled
     """Snap tolerance of each (unit, breakpoint) from the scale ``tolb`` (``_tol_scale``):
     SNAP_RTOL (tolb + |xi_j|) (``tolerances.snap_scale``), and the upper end CLOSE_FACTOR^2 tol of
-    a close snap decision."""
+    a close snap decision; both (T, n), a breakpoint's row contiguous."""
     n = tolb.size
     T = xi.size
-    tol = np.empty((n, T))
-    hi = np.empty((n, T))
+    both = np.empty((2, T, n))
+    tol, hi = both[0], both[1]
     for z in range(n):
         tz = tolb[z] * snap_rtol
         for j in range(T):
-            tol[z, j] = tz + snap_rtol * abs(xi[j])
-            hi[z, j] = close_factor * close_factor * tol[z, j]
+            tol[j, z] = tz + snap_rtol * abs(xi[j])
+            hi[j, z] = close_factor * close_factor * tol[j, z]
     return tol, hi
 
 
@@ -156,10 +176,16 @@ def _strict_crossings(U, t, xi, tol, sw, allsw):  # pragma: no cover - compiled
             U0, U1 = U[i], U[i + 1]
             for j in range(T):
                 x = xi[j]
+                nc = 0  # sign changes (a branch-free count first: most intervals have none or few)
+                for z in range(n):
+                    nc += (U0[z] - x < 0.0) != (U1[z] - x < 0.0)
+                if nc == 0:
+                    continue
+                tj = tol[j]
                 for z in range(n):
                     D0 = U0[z] - x
                     D1 = U1[z] - x
-                    if _crosses(D0, D1, tol[z, j]) and (allsw or sw[z]):
+                    if _crosses(D0, D1, tj[z]) and (allsw or sw[z]):
                         if K < cap:
                             lam = D0 / (D0 - D1)
                             ka[K] = i
@@ -182,16 +208,18 @@ def _states_close(U, xi, tol, hi, sw, allsw, close_factor):  # pragma: no cover 
     P, n = U.shape
     T = xi.size
     C = np.zeros((P, n), np.int16)
-    flag = np.zeros(P, np.bool_)
-    near = np.zeros((P, T), np.bool_)
+    marks = np.zeros((P, T + 1), np.bool_)  # near (columns < T) and flag (column T), one allocation
+    near = marks[:, :T]
+    flag = marks[:, T]
     for i in range(P):
         Ui = U[i]
         for j in range(T):
             x = xi[j]
+            tj, hj = tol[j], hi[j]
             cnt = 0
             for z in range(n):
                 d = abs(Ui[z] - x)
-                cnt += (d * close_factor <= hi[z, j]) | (d <= tol[z, j])
+                cnt += (d * close_factor <= hj[z]) | (d <= tj[z])
             near[i, j] = cnt > 0
     n_close = 0
     n_erased = 0
@@ -203,10 +231,11 @@ def _states_close(U, xi, tol, hi, sw, allsw, close_factor):  # pragma: no cover 
             if not near[i, j]:
                 continue
             x = xi[j]
+            tj, hj = tol[j], hi[j]
             for z in range(n):
                 a = abs(Ui[z] - x) * close_factor
-                tz = tol[z, j]
-                c = (a > tz) & (a <= hi[z, j]) & (allsw or sw[z])
+                tz = tj[z]
+                c = (a > tz) & (a <= hj[z]) & (allsw or sw[z])
                 nc += c
                 ne += c & (a <= close_factor * tz)
         n_close += nc
@@ -231,8 +260,9 @@ def _states_close(U, xi, tol, hi, sw, allsw, close_factor):  # pragma: no cover 
             if not (near[i, j] and near[i + 1, j]):
                 continue
             x = xi[j]
+            tj = tol[j]
             for z in range(n):
-                tz = tol[z, j]
+                tz = tj[z]
                 on = (abs(Ui[z] - x) <= tz) & (abs(U1[z] - x) <= tz)
                 Ci[z] = 2 * j + 1 if on else Ci[z]
         if not allsw:

@@ -6,11 +6,17 @@ splitting"): once layers < l are affine on each interval between the current poi
 there too, so its values at the interval's ends give every crossing of a breakpoint in closed
 form; new points get their pre-activations by exact linear interpolation. The same affinity gives
 each interval's piece of u_l from the midpoint of its end values, and the tangent d u_l / dt on
-each interval is carried along (one matmul), which yields the output's affine piece at the end.
-Cost: for each layer l, two matmuls (values at the points, tangents on the intervals) over the
-points that exist when layer l is split (layer 0 sees only the segment ends), plus elementwise
-work; on MNIST-sized ReLU nets this is about 1-2x one plain forward pass over the final points
-(``benchmarks/line.py``).
+each interval is carried along, which yields the output's affine piece at the end.
+
+Cost. Layer l + 1's values and tangents come from one product over the points that existed
+before layer l split the segment (layer 0 sees only the segment ends). At the points layer l
+inserted they follow exactly from the point before: across an inserted point only the units of
+layer l that switch there change the activation's tangent, so
+dU_{l+1}(right) = dU_{l+1}(left) + sum over those units of (change of phi') du_l/dt w_unit, and
+U_{l+1}(p) = U_{l+1}(p_prev) + (t_p - t_prev) dU_{l+1}(left): O(width) per point instead of a
+row of the product (layers with fewer than ``_kernels_line.EXTEND_MIN_FANIN`` inputs take the
+product at every point, which costs about as much there). On a 784-[256]x4 ReLU net this is
+about 0.3-0.4x one plain forward pass over the final points (``benchmarks/line.py``).
 
 Two kinds of region (docs/theory.md):
 
@@ -37,9 +43,11 @@ all segments at once, with the same decisions. ``line`` builds its ``LinePartiti
 (no batch) unless a close decision needs the exact re-decision. Every matrix product covers the rows of one segment only (or is computed row by row in a
 fixed order), so a segment's result is the same, bit for bit, whatever other segments are in the
 batch: BLAS rounds a row differently depending on the other rows of the product. Which product a
-segment gets depends only on that segment: the fixed-order row-wise kernel for the first layer and
-for segments with at most ``SHORT_POINTS`` points at a layer, else one BLAS call on the segment's
-values and tangents (units off on the whole segment left out where that pays), on one BLAS thread. With numba both
+segment gets depends only on that segment: a fused fixed-order pass for the first layer (W_0 read
+once for the values at both ends, the tangent and the rounding scale) and for segments with at
+most ``SHORT_POINTS`` points on a layer with at least ``ROWWISE_MIN_WEIGHTS`` weights, else one
+BLAS call on the segment's values and tangents (units off on the whole segment left out where that
+pays), on one BLAS thread. With numba both
 engines call the same compiled products, so they agree bit for bit. The kernel keeps each layer's state
 codes as computed, with a row map per layer, and the units whose code differs between consecutive
 rows (no copy of all layers' codes at every insertion, no comparison of all codes at the end). Package layout: ``results`` (``LinePartition``, ``LineBatch``),
@@ -54,7 +62,7 @@ import numpy as np
 
 from ..network import Network, is_module as _is_module
 from .core import (  # noqa: F401 (private helpers shared with plane, enumerate, distance)
-    _check_segments, _code_open, _forward_tangent, _open, _partition_chunk, _reachability, _snap_scale, _states,
+    _check_segments, _compiled, _code_open, _forward_tangent, _open, _partition_chunk, _reachability, _snap_scale, _states,
 )
 from .redecide import _redecide
 from .results import Kind, LineBatch, LinePartition, _check_kind, _concat, _unit_kinds  # noqa: F401
@@ -110,11 +118,14 @@ def lines(net: Network, X0: Any, X1: Any, *, progress: bool = False, exact: bool
 def _lines(net: Network, X0: np.ndarray, X1: np.ndarray, *, progress: bool = False, exact: bool = True) -> LineBatch:
     """``lines`` on checked float64 segment ends."""
     S = X0.shape[0]
-    # Chunk size from a memory estimate: about 6 float64 rows of the widest layer and one state
-    # byte per neuron per point. The first chunk assumes the worst case of every neuron crossing
-    # every breakpoint; later chunks use the points per segment seen so far (with margin).
+    # Chunk size from a memory estimate per point: the numpy engine holds about 6 float64 rows of
+    # the widest layer and one state byte per neuron for every point of the chunk; the compiled
+    # kernel works segment by segment and keeps only the results (t, crossings, slopes and
+    # intercepts). The first chunk assumes the worst case of every neuron crossing every breakpoint;
+    # later chunks use the points per segment seen so far (with margin).
     n_neurons = sum(W.shape[0] for W in net.weights[:-1])  # an upper bound of net.num_neurons
-    per_point = 48 * max(W.shape[0] for W in net.weights[:-1]) + 2 * n_neurons + 64
+    per_point_numpy = 48 * max(W.shape[0] for W in net.weights[:-1]) + 2 * n_neurons + 64
+    per_point_compiled = 96 + 16 * net.n_out
     est_points = 2.0 + n_neurons * max(a.T for a in net.activations)
     bar = None
     if progress and S > 1:
@@ -123,8 +134,12 @@ def _lines(net: Network, X0: np.ndarray, X1: np.ndarray, *, progress: bool = Fal
         bar = tqdm(total=S, desc="segments", unit="seg")
     parts, start, seen_points = [], 0, 0
     while start < S:
-        per_segment = int(est_points * per_point) + 32 * net.n_in  # + the ends and their difference
-        chunk = int(max(1, min(S - start, _CHUNK_BYTES // per_segment)))
+        chunk = 0
+        for per_point in (per_point_compiled, per_point_numpy):
+            per_segment = int(est_points * per_point) + 32 * net.n_in  # + the ends and their difference
+            chunk = int(max(1, min(S - start, _CHUNK_BYTES // per_segment)))
+            if _compiled(chunk):
+                break
         part = _partition_chunk(net, X0[start : start + chunk], X1[start : start + chunk])
         parts.append(part)
         start += chunk

@@ -3,14 +3,13 @@ segment by ``linregions._kernels_line``, numpy for all segments at once when num
 crossings, goodness and slope jumps (see the package docstring)."""
 from __future__ import annotations
 
-import contextlib
 import weakref
 from typing import Any
 
 import numpy as np
 
 from .. import _kernels_line
-from .._kernels_line import HAVE_NUMBA, SMALL_LAYER, layer_products, rows_matmul
+from .._kernels_line import EXTEND_MIN_FANIN, HAVE_NUMBA, first_layers, layer_products, rows_matmul, scales
 from ..network import PASSTHROUGH, Network, _as_matrix
 from ..tolerances import CLOSE_FACTOR, SLOPE_RTOL, SNAP_RTOL, T_MERGE, slope_jump, slope_noise, snap_scale, vector_norm
 
@@ -211,34 +210,66 @@ def _merge_crossings(t: np.ndarray, k: np.ndarray, lam: np.ndarray):
     return k[sel], lam[order][sel], t_new[sel], k[close], t_new[close], erased[close]
 
 
+def _next_layer(net: Network, l: int, A: np.ndarray, dU: np.ndarray, s: np.ndarray, WT: np.ndarray, b: np.ndarray,
+                seg: np.ndarray, t: np.ndarray, new: np.ndarray, starts: np.ndarray):
+    """Layer l + 1's values at all points and tangents on all intervals from layer l's activations
+    ``A``, tangents ``dU`` and codes ``s``, as the compiled kernel computes them
+    (``_kernels_line_nb.segments._next_layer``): where the layer has at least ``EXTEND_MIN_FANIN``
+    inputs, one product at the points layer l did not insert (``~new``) and, at the inserted ones,
+    the exact extension ``_kernels_line_nb.products._extend`` (U_j = U_{j-1} + (t_j - t_{j-1})
+    dU_{j-1}; dU_j = dU_{j-1} plus, one unit at a time in increasing order, the change of the
+    activation's tangent times that unit's weights); one product at all points else."""
+    dA = _code_tangent(net, l, s, dU)
+    if WT.shape[0] < EXTEND_MIN_FANIN or not new.any():
+        return layer_products(A, dA, WT, b, starts)
+    M = t.size
+    old = np.nonzero(~new)[0]
+    U2, dU2 = np.empty((M, WT.shape[1])), np.empty((M, WT.shape[1]))
+    U2[old], dU2[old] = layer_products(A[old], dA[old], WT, b, np.searchsorted(old, starts))
+    idx = np.arange(M)
+    rank = idx - np.maximum.accumulate(np.where(new, 0, idx))  # place in a run of inserted rows
+    nw = np.nonzero(new)[0]
+    D = dA[nw] - dA[nw - 1]  # exactly 0 where the code is the same (dU is the same on both)
+    for r in range(1, int(rank[nw].max()) + 1):
+        sel = rank[nw] == r
+        rows = nw[sel]
+        U2[rows] = U2[rows - 1] + (t[rows] - t[rows - 1])[:, None] * dU2[rows - 1]
+        acc = dU2[rows - 1]
+        i, z = np.nonzero(D[sel])  # row-major: each row's units in increasing order
+        if i.size:
+            m = np.arange(i.size) - np.searchsorted(i, i)  # i's place among its row's units
+            Dr = D[sel]
+            for mm in range(int(m.max()) + 1):
+                e = m == mm
+                acc[i[e]] += Dr[i[e], z[e]][:, None] * WT[z[e]]
+        dU2[rows] = acc
+    return U2, dU2
+
+
 def _layers_numpy(net: Network, X0: np.ndarray, X1: np.ndarray, code):
     """The layer loop of ``_partition_chunk`` in numpy, all segments of the chunk at once (the
     fallback when numba is missing)."""
     S = X0.shape[0]
     seg = np.repeat(np.arange(S), 2)
     t = np.tile(np.array([0.0, 1.0]), S)
-    pts = np.empty((2 * S, net.n_in))
-    pts[0::2], pts[1::2] = X0, X1
     one_each = np.arange(S + 1)
     starts = 2 * one_each
-    # rounding bounds per segment: the largest |a_i| of each coordinate over the segment's points
-    a_absmax = np.maximum(np.abs(X0), np.abs(X1))
-    W0 = net.weights[0]
-    V = X1 - X0
-    U = rows_matmul(pts, W0.T, starts, net.biases[0])
-    dU = np.repeat(rows_matmul(V, W0.T, one_each), 2, axis=0)
-    del pts
+    # layer 0: values at the ends, tangents, raw rounding scales (|W| |x| + |b|, x over the ends)
+    U, dU, tol_raw = first_layers(X0, X1, net.weights[0].T, net.biases[0])
+    dU = np.repeat(dU, 2, axis=0)
     n_close = np.zeros(S, np.int64)
     n_erased = np.zeros(S, np.int64)
     sus_seg: list[np.ndarray] = []
     sus_t: list[np.ndarray] = []
     states: list[np.ndarray] = []
+    new = np.zeros(t.size, bool)  # the rows the last layer inserted
     for l, act in enumerate(net.activations):
         W, b, xi = net.weights[l], net.biases[l], act.breakpoints
         if l > 0:
             A = net.activate(l - 1, U)
             a_absmax = np.maximum.reduceat(np.abs(A), starts[:-1], axis=0)
-            U, dU = layer_products(A, _code_tangent(net, l - 1, states[-1], dU), W.T, b, starts)
+            U, dU = _next_layer(net, l - 1, A, dU, states[-1], W.T, b, seg, t, new, starts)
+            tol_raw = scales(a_absmax, np.abs(W).T, b)
             del A
         if not np.all(np.isfinite(U)) or not np.all(np.isfinite(dU)):
             raise ValueError(
@@ -246,11 +277,12 @@ def _layers_numpy(net: Network, X0: np.ndarray, X1: np.ndarray, code):
                 f"(largest |x| = {float(np.abs(np.concatenate([X0, X1])).max()):.3g}); rescale the inputs"
             )
         # snapping tolerance of breakpoint j: SNAP_RTOL * (|W| |a| + |b| + |xi_j|) (snap_scale)
-        tol_seg = SNAP_RTOL * rows_matmul(a_absmax, np.abs(W).T, one_each, np.abs(b))  # (S, n_l)
+        tol_seg = SNAP_RTOL * tol_raw  # (S, n_l)
         tolb = tol_seg[seg]
         same = seg[:-1] == seg[1:]
         sw = net.switching(l)
         k, lam = _crossings(U, same, None if sw.all() else sw, xi, tolb)
+        new = np.zeros(t.size, bool)
         if k is not None:
             k, lam, t_new, k_close, t_close, erased = _merge_crossings(t, k, lam)
             if k_close.size:
@@ -261,9 +293,9 @@ def _layers_numpy(net: Network, X0: np.ndarray, X1: np.ndarray, code):
                 sus_t.append(t_close)
             if k.size:
                 U_new = U[k] + lam[:, None] * (U[k + 1] - U[k])
-                arrays = [seg, t, U, dU] + states
-                rows = [seg[k], t_new, U_new, dU[k]] + [s[k] for s in states]
-                seg, t, U, dU, *states = _insert(arrays, k, rows)
+                arrays = [seg, t, U, dU, new] + states
+                rows = [seg[k], t_new, U_new, dU[k], np.ones(k.size, bool)] + [s[k] for s in states]
+                seg, t, U, dU, new, *states = _insert(arrays, k, rows)
                 same = seg[:-1] == seg[1:]
                 tolb = tol_seg[seg]
                 starts = np.searchsorted(seg, one_each)
@@ -281,7 +313,7 @@ def _layers_numpy(net: Network, X0: np.ndarray, X1: np.ndarray, code):
     # the output and its tangent on every interval
     d = net.depth
     Wd, bd = net.weights[d], net.biases[d]
-    N_pts, dN_pts = layer_products(net.activate(d - 1, U), _code_tangent(net, d - 1, states[-1], dU), Wd.T, bd, starts)
+    N_pts, dN_pts = _next_layer(net, d - 1, net.activate(d - 1, U), dU, states[-1], Wd.T, bd, seg, t, new, starts)
     if not (np.all(np.isfinite(N_pts)) and np.all(np.isfinite(dN_pts))):
         raise ValueError("the network's output overflows float64 on the segment(s) given; rescale the inputs or weights")
     del U, dU
@@ -334,11 +366,9 @@ def _kernel_params(net: Network) -> tuple:
         ptf, _ = flat([net.kinds(l) == PASSTHROUGH for l in range(net.depth)], np.bool_)
         dims = np.array((net.n_in,) + widths + (net.n_out,), dtype=np.int64)
         code_off = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
-        blas = np.array([W.size > SMALL_LAYER for W in net.weights])
         clip = np.array([_is_clip(a) for a in acts])
         relu = np.array([_is_relu(a) and not np.any(net.kinds(l) == PASSTHROUGH) for l, a in enumerate(acts)])
-        p = (Wf, np.abs(Wf), w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf, clip, code_off, blas,
-             relu)
+        p = (Wf, np.abs(Wf), w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf, clip, code_off, relu)
         _PARAMS[net] = p
     return p
 
@@ -351,8 +381,7 @@ def _finish_params(net: Network) -> tuple:
     (``_open``) with each state code, (sum n_l, 2 max T + 1); which last-layer units reach
     an output (non-zero weights, ``_reachability``'s start), which weight matrices have no zero
     (reachability is then "any open neuron"), the a-priori slope-noise factor of ``_slope_jumps``
-    (times ``vector_norm(V)`` per segment) and whether some product can call BLAS (layers after
-    the first with more than ``SMALL_LAYER`` weights)."""
+    (times ``vector_norm(V)`` per segment)."""
     f = _FINISH.get(net)
     if f is None:
         d = net.depth
@@ -361,11 +390,10 @@ def _finish_params(net: Network) -> tuple:
         with np.errstate(over="ignore"):  # weights whose norm overflows: an infinite floor (numpy decides)
             factor, n_terms = _noise_constants(net)
             c_bound = float(slope_noise(np.ones((1, 1)), n_terms)[0] * 2.0 * factor)
-        needs_blas = bool(_kernel_params(net)[16][1:].any())
         codes = np.arange(2 * max(a.T for a in net.activations) + 1)
         opens = np.concatenate([np.stack([_open(net, l, np.full((1, n), min(c, 2 * net.activations[l].T)))[0]
                                           for c in codes], axis=1) for l, n in enumerate(net.widths)])
-        f = _FINISH[net] = (np.ascontiguousarray(opens), reach_out, nzall, c_bound, needs_blas)
+        f = _FINISH[net] = (np.ascontiguousarray(opens), reach_out, nzall, c_bound)
     return f
 
 
@@ -376,9 +404,9 @@ def _chunk_compiled(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, n
     Slope jumps the compiled pass cannot call certain are decided here by ``_slope_jumps``."""
     S = X0.shape[0]
     prm = _kernel_params(net)
-    opens, reach_out, nzall, c_bound, needs_blas = _finish_params(net)
+    opens, reach_out, nzall, c_bound = _finish_params(net)
     X0, X1 = np.ascontiguousarray(X0, dtype=np.float64), np.ascontiguousarray(X1, dtype=np.float64)
-    with _kernels_line.one_blas_thread(compiled_only=True) if needs_blas else contextlib.nullcontext():
+    with _kernels_line.one_blas_thread(compiled_only=True):
         (t, rec, good, slopes, intercepts, pt_off, cr_off, cnt, sus_seg, sus_t, ui, dlr, clr, bad_seg, bad_layer,
          bad_out) = _kernels_line.segments_line(X0, X1, *prm, opens, reach_out, nzall, c_bound, SNAP_RTOL, T_MERGE,
                                                 CLOSE_FACTOR, SLOPE_RTOL)
@@ -410,20 +438,26 @@ def _chunk_compiled(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, n
     )
 
 
+def _compiled(S: int) -> bool:
+    """Whether a chunk of S segments runs in the compiled kernel (else the numpy engine)."""
+    return HAVE_NUMBA and S < _VECTOR_MIN
+
+
 def _partition_chunk(net: Network, X0: np.ndarray, X1: np.ndarray) -> dict[str, np.ndarray]:
     """Exact partitions of a chunk of segments (see the module docstring).
 
     Rows are points, sorted by (segment, t); row i also stands for the interval [p_i, p_{i+1}]
     when p_{i+1} is on the same segment. Per hidden layer l, in order: the pre-activations U at
-    all points (one matmul; exact), their tangent dU/dt on every interval (one matmul), the strict
-    crossings of breakpoints inside intervals (closed form, u_l being affine there), which are
-    inserted as new points (U by exact linear interpolation; tangents and the states of earlier
-    layers inherited from the interval they split), then the state of layer l on every interval.
+    all points and their tangent dU/dt on every interval (``_next_layer``: one product, and the
+    exact extension to the points the previous layer inserted), the strict crossings of
+    breakpoints inside intervals (closed form, u_l being affine there), which are inserted as new
+    points (U by exact linear interpolation; tangents and the states of earlier layers inherited
+    from the interval they split), then the state of layer l on every interval.
     Every matrix product is row-invariant per segment (``_kernels_line.rows_matmul``), so a
     segment's result does not depend on the other segments of the chunk.
     """
     S = X0.shape[0]
-    if HAVE_NUMBA and S < _VECTOR_MIN:
+    if _compiled(S):
         return _chunk_compiled(net, X0, X1)
     code = np.int8 if 2 * max(a.T for a in net.activations) + 1 <= 127 else np.int16
     V = X1 - X0
@@ -518,6 +552,14 @@ def _n_terms(net: Network) -> int:
     return net.n_in + int(sum(net.widths))
 
 
+def _transposed(net: Network) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """W_l^T and |W_l|^T of every layer, C-contiguous (views of ``_kernel_params``' flat copies)."""
+    Wf, aWf, w_off, dims = _kernel_params(net)[:4]
+    shape = lambda l: (int(dims[l]), int(dims[l + 1]))  # noqa: E731
+    return ([Wf[w_off[l]:w_off[l + 1]].reshape(shape(l)) for l in range(net.depth + 1)],
+            [aWf[w_off[l]:w_off[l + 1]].reshape(shape(l)) for l in range(net.depth + 1)])
+
+
 def _slope_jumps(net: Network, dl: np.ndarray, dr: np.ndarray, states: list[np.ndarray], left: np.ndarray,
                  right: np.ndarray, seg_of: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``tolerances.slope_jump`` at k points with slopes ``dl``/``dr`` on the intervals ``left``,
@@ -540,9 +582,10 @@ def _slope_jumps(net: Network, dl: np.ndarray, dr: np.ndarray, states: list[np.n
         rows = rows[order]
         blocks = np.searchsorted(both[order], np.arange(int(both.max()) + 2))
         a = np.concatenate([V[seg_of[cand]], V[seg_of[cand]]])[order]  # signed tangents (see slope_noise)
+        WT, aWT = _transposed(net)
         for l in range(net.depth):
-            a = rows_matmul(a, net.weights[l].T, blocks) * net.slope(l, states[l][rows] // 2)
-        a = rows_matmul(np.abs(a), np.abs(net.weights[-1]).T, blocks)
+            a = rows_matmul(a, WT[l], blocks) * net.slope(l, states[l][rows] // 2)
+        a = rows_matmul(np.abs(a), aWT[-1], blocks)
         inv = np.empty_like(order)
         inv[order] = np.arange(order.size)
         a = a[inv]
