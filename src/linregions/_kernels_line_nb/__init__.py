@@ -8,8 +8,17 @@
   crossings, state codes, code differences);
 - ``segments``: the per-segment layer loop and crossings pass, for a chunk of segments.
 """
-from .products import blocks_matmul, blocks_mm2, blocks_scale, first_layers
-from .segments import segment_ends, segments_line
-from .states import interval_states
+import os as _os
+
+from .. import _numba_cache
+
+# before any kernel is loaded: segments' kernels are compiled with products' and states' helpers
+# and read a constant of _kernels_line
+_numba_cache.refresh(_os.path.dirname(__file__), (_os.path.join(_os.path.dirname(_os.path.dirname(__file__)),
+                                                                "_kernels_line.py"),))
+
+from .products import blocks_matmul, blocks_mm2, blocks_scale, first_layers  # noqa: E402
+from .segments import segment_ends, segments_line  # noqa: E402
+from .states import interval_states  # noqa: E402
 
 __all__ = ["blocks_matmul", "blocks_mm2", "blocks_scale", "first_layers", "interval_states", "segment_ends", "segments_line"]

@@ -83,6 +83,12 @@ True
 >>> cx.num_regions("linear") <= cx.num_regions("activation")
 True
 """
-from .complex import MAX_DIM, SNAP_NOISE_FRACTION, PolyhedralComplex, complex_in_box
+import os as _os
+
+from .._numba_cache import refresh as _refresh
+
+_refresh(_os.path.dirname(__file__))  # before any kernel is loaded (they share helpers across modules)
+
+from .complex import MAX_DIM, SNAP_NOISE_FRACTION, PolyhedralComplex, complex_in_box  # noqa: E402
 
 __all__ = ["PolyhedralComplex", "complex_in_box", "MAX_DIM", "SNAP_NOISE_FRACTION"]

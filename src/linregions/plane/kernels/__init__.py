@@ -15,7 +15,13 @@ wrapped by a comparison, close snaps counted without branches) is told in ``cuts
 """
 from __future__ import annotations
 
-from ._jit import njit  # noqa: F401
+import os as _os
+
+from ..._numba_cache import refresh as _refresh
+
+_refresh(_os.path.dirname(__file__))  # before any kernel is loaded (they share helpers across modules)
+
+from ._jit import njit  # noqa: F401, E402
 from .complex import complex_arrays, complex_edges
 from .cuts import (  # noqa: F401 (the private helpers too: tests call them by this path)
     _BIT_OF, _DEBRUIJN, _DEBRUIJN_U, _bit_index, _grow1, _grow2, _side_bits, clip_chunk, slot_edges, split_chunk,
