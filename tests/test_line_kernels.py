@@ -191,6 +191,33 @@ def test_first_layer_is_the_fixed_order_sum(K, N, zeros):
     np.testing.assert_array_equal(tolb[1], tol)
 
 
+@pytest.mark.parametrize("M", [0, 1, 3, 4, 6, 9])
+def test_rowwise_kernel_is_the_fixed_order_sum(M):
+    """The row-wise kernel (rows four at a time, inputs four at a time) against the fixed-order
+    sums written out in numpy (b on the first P rows, then a_k w_k for k in order), bit for bit,
+    with ReLU-like zeros, dead inputs and a row count that is not a multiple of four; its fused
+    rounding scale is ``_tol_scale``'s."""
+    rng = np.random.default_rng(40 + M)
+    K, N, P = 37, 23, M // 2
+    A = rng.normal(size=(M, K))
+    A[rng.random(A.shape) < 0.5] = 0.0
+    A[:, :5] = 0.0
+    WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
+    amax = np.abs(rng.normal(size=K))
+    amax[3:8] = 0.0
+    R, tol = products._rowwise_tol(A, WT, b, P, amax)
+    ref = np.array([b.copy() if i < P else np.zeros(N) for i in range(M)]).reshape(M, N)
+    for i in range(M):
+        for k in range(K):
+            if A[i, k] != 0.0:
+                ref[i] += A[i, k] * WT[k]
+    np.testing.assert_array_equal(R, ref)
+    np.testing.assert_array_equal(tol, products._tol_scale(amax, np.abs(WT), b))
+    for i in range(M):  # a row's value does not depend on the rows it is grouped with
+        alone, _ = products._rowwise_tol(A[i:i + 1].copy(), WT, b, int(i < P), np.empty(0))
+        np.testing.assert_array_equal(alone, ref[i:i + 1])
+
+
 @pytest.mark.parametrize("act", [relu(), hard_tanh()], ids=["relu", "hard_tanh"])
 def test_extension_is_the_forward_pass_at_every_point(act):
     """Layers wide enough for ``_extend`` (values and tangents at inserted points from the points

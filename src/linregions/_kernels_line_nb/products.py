@@ -31,10 +31,15 @@ def _rowwise_matmul2(A, WT, b, P):  # pragma: no cover - compiled
 def _rowwise_tol(A, WT, b, P, amax):  # pragma: no cover - compiled
     """``_rowwise_matmul2``, and unless ``amax`` is empty the rounding scale of the product's result in
     the same pass over WT: |b| + amax |WT| (|b| first, then amax_k |w_k| added for k in order,
-    zeros skipped: ``_tolerances``'s sum exactly)."""
+    zeros skipped: ``_tol_scale``'s sum exactly).
+
+    Rows are taken four at a time, skipping the inputs k that are 0 on all four (and, for the
+    scale, where amax_k = 0); the other inputs four at a time, each output's sums held across the
+    four terms: every row gets b + a_k w_k for k in order (a zero a_k adds +-0, so the value is the
+    same whichever rows share its group), with a quarter of the loads and stores."""
     M, K = A.shape
     N = WT.shape[1]
-    out = np.empty((M, N))
+    out = np.empty((M + 3, N))  # three spare rows: a last group of fewer than four writes there
     for i in range(M):
         for j in range(N):
             out[i, j] = b[j] if i < P else 0.0
@@ -42,31 +47,59 @@ def _rowwise_tol(A, WT, b, P, amax):  # pragma: no cover - compiled
     tolb = np.empty(N if with_tol else 0)
     for j in range(tolb.size):
         tolb[j] = abs(b[j])
-    pending = with_tol  # the scale is added in the first pass over WT
-    i0 = 0
-    while i0 < M:  # rows i0..i0+3 (rows past M read as zeros: never written)
-        i1, i2, i3 = min(i0 + 1, M - 1), min(i0 + 2, M - 1), min(i0 + 3, M - 1)
-        r0, r1, r2, r3 = out[i0], out[i1], out[i2], out[i3]
-        A0, A1, A2, A3 = A[i0], A[i1], A[i2], A[i3]
-        m1, m2, m3 = i0 + 1 < M, i0 + 2 < M, i0 + 3 < M
+    if M == 0:
         for k in range(K):
+            if with_tol:
+                _axpy_abs(tolb, amax[k], WT[k])
+        return out[:0], tolb
+    Z = np.zeros((3, K))  # the coefficients of the spare rows
+    ks = np.empty(K, np.int64)
+    pending = with_tol  # the scale is added in the first group's pass over WT
+    for i0 in range(0, M, 4):
+        A0 = A[i0]
+        A1 = A[i0 + 1] if i0 + 1 < M else Z[0]
+        A2 = A[i0 + 2] if i0 + 2 < M else Z[1]
+        A3 = A[i0 + 3] if i0 + 3 < M else Z[2]
+        r0, r1, r2, r3 = out[i0], out[i0 + 1], out[i0 + 2], out[i0 + 3]
+        m = 0
+        for k in range(K):
+            if A0[k] != 0.0 or A1[k] != 0.0 or A2[k] != 0.0 or A3[k] != 0.0 or (pending and amax[k] != 0.0):
+                ks[m] = k
+                m += 1
+        c = 0
+        while c + 4 <= m:
+            k0, k1, k2, k3 = ks[c], ks[c + 1], ks[c + 2], ks[c + 3]
+            w0, w1, w2, w3 = WT[k0], WT[k1], WT[k2], WT[k3]
+            a00, a01, a02, a03 = A0[k0], A0[k1], A0[k2], A0[k3]
+            a10, a11, a12, a13 = A1[k0], A1[k1], A1[k2], A1[k3]
+            a20, a21, a22, a23 = A2[k0], A2[k1], A2[k2], A2[k3]
+            a30, a31, a32, a33 = A3[k0], A3[k1], A3[k2], A3[k3]
+            for j in range(N):
+                v0, v1, v2, v3 = w0[j], w1[j], w2[j], w3[j]
+                r0[j] = (((r0[j] + a00 * v0) + a01 * v1) + a02 * v2) + a03 * v3
+                r1[j] = (((r1[j] + a10 * v0) + a11 * v1) + a12 * v2) + a13 * v3
+                r2[j] = (((r2[j] + a20 * v0) + a21 * v1) + a22 * v2) + a23 * v3
+                r3[j] = (((r3[j] + a30 * v0) + a31 * v1) + a32 * v2) + a33 * v3
+            if pending:
+                t0, t1, t2, t3 = amax[k0], amax[k1], amax[k2], amax[k3]
+                for j in range(N):
+                    tolb[j] = (((tolb[j] + t0 * abs(w0[j])) + t1 * abs(w1[j])) + t2 * abs(w2[j])) + t3 * abs(w3[j])
+            c += 4
+        while c < m:
+            k = ks[c]
             w = WT[k]
-            a0 = A0[k]
-            a1 = A1[k] if m1 else 0.0
-            a2 = A2[k] if m2 else 0.0
-            a3 = A3[k] if m3 else 0.0
-            _axpy(r0, a0, w)
-            _axpy(r1, a1, w)
-            _axpy(r2, a2, w)
-            _axpy(r3, a3, w)
+            a0, a1, a2, a3 = A0[k], A1[k], A2[k], A3[k]
+            for j in range(N):
+                v = w[j]
+                r0[j] += a0 * v
+                r1[j] += a1 * v
+                r2[j] += a2 * v
+                r3[j] += a3 * v
             if pending:
                 _axpy_abs(tolb, amax[k], w)
+            c += 1
         pending = False
-        i0 += 4
-    if pending:
-        for k in range(K):
-            _axpy_abs(tolb, amax[k], WT[k])
-    return out, tolb
+    return out[:M], tolb
 
 
 @njit(cache=True, nogil=True, inline="always")
