@@ -548,9 +548,10 @@ def test_numpy_engine_is_the_compiled_one_bit_for_bit(monkeypatch):
     kernels = importlib.import_module("linregions._kernels_line")
     rng = np.random.default_rng(31)
     prelu = PiecewiseLinear([0.0], rng.uniform(-1, 1, (12, 2)) + np.array([0.0, 2.0]), 0.0)
-    for act in (relu(), hard_tanh(), absolute(), relu6(), hard_sigmoid(), prelu, "wide"):
-        if act == "wide":  # layers wide enough for the exact extension to inserted points
-            net = random_mlp(3, [70, 70], 2, biases=Normal(std=0.4), seed=rng)
+    for act in (relu(), hard_tanh(), absolute(), relu6(), hard_sigmoid(), prelu, "wide", "wide_merged"):
+        if act in ("wide", "wide_merged"):  # layers wide enough for the exact extension to inserted points
+            std = 0.4 if act == "wide" else 1e-10  # tiny biases: crossings merged on the segments through 0
+            net = random_mlp(3, [70, 70], 2, biases=Normal(std=std), seed=rng)
             assert min(net.widths) >= kernels.EXTEND_MIN_FANIN
         else:
             net = random_mlp(3, [12, 12], 2, activation=act if act is not prelu else relu(), biases=Normal(std=0.4),

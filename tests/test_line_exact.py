@@ -222,3 +222,68 @@ def test_exact_window_on_whole_segments_agrees_with_float_on_generic_nets(kind):
         np.testing.assert_array_equal(w.linear, part.linear)
         np.testing.assert_allclose(w.slopes, part.slopes, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(w.intercepts, part.intercepts, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", ["zero_bias_through_origin", "duplicated_and_cancelling", "generic"])
+def test_wide_layers_match_the_exact_window(case):
+    """Layers wide enough for the extension of values and tangents to inserted points
+    (``_kernels_line.EXTEND_MIN_FANIN``), on degenerate arrangements too: zero biases on a segment
+    through the origin (every layer's crossings at one point), half of a layer duplicating the
+    other half with cancelling output weights, and generic nets, with ReLU, hard tanh and |x|.
+    Oracle: ``exact.window`` over all of [0, 1] (rational arithmetic on the float64 parameters):
+    the same points, to 1e-9 in t, and the same linear-region boundaries."""
+    from linregions._kernels_line import EXTEND_MIN_FANIN
+    from linregions.activations import absolute
+    from linregions.exact import window
+    from linregions.laws import Zero
+
+    rng = np.random.default_rng({"zero_bias_through_origin": 1, "duplicated_and_cancelling": 2, "generic": 3}[case])
+    for act in (relu(), hard_tanh(), absolute()):
+        for _ in range(2):
+            x0, x1 = rng.normal(size=3) * 2, rng.normal(size=3) * 2
+            if case == "zero_bias_through_origin":
+                net = random_mlp(3, [72, 72], 2, activation=act, biases=Zero(), seed=rng)
+                x0 = -x1
+            elif case == "duplicated_and_cancelling":
+                net = random_mlp(3, [70, 70], 1, activation=act, biases=Normal(std=0.3), seed=rng)
+                (W0, W1, W2), (b0, b1, b2) = net.weights, net.biases
+                W1, b1, W2 = W1.copy(), b1.copy(), W2.copy()
+                W1[35:], b1[35:], W2[:, 35:] = W1[:35], b1[:35], -W2[:, :35]
+                net = Network((W0, W1, W2), (b0, b1, b2), net.activations)
+            else:
+                net = random_mlp(3, [80, 80, 80], 2, activation=act, biases=Normal(std=0.2), seed=rng)
+            assert min(net.widths) >= EXTEND_MIN_FANIN
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                part = line(net, x0, x1)
+            w = window(net, x0, x1, 0.0, 1.0, max_ops=10**9)
+            assert len(w.t) == part.t.size, (case, act)
+            np.testing.assert_allclose([float(v) for v in w.t], part.t, rtol=0, atol=1e-9)
+            np.testing.assert_array_equal(w.linear, part.linear)
+
+
+def test_wide_layers_after_merged_crossings_match_the_exact_window():
+    """Biases of 1e-9 to 1e-13 and a segment passing 1e-10 from the origin: many crossings of a
+    layer fall within ``T_MERGE`` of each other and are merged into one point. The merged kinks
+    are invisible to the state codes, so after a merge the next layers' values come from the
+    product at every point, not from the extension; with the extension there, values after the
+    cluster carried the merged kinks' offsets and a spurious crossing appeared 2e-8 after it
+    while the result still claimed to be certified. Oracle: ``exact.window`` over [0, 1]."""
+    from linregions.activations import absolute
+    from linregions.exact import window
+
+    rng = np.random.default_rng(7)
+    for _ in range(2):
+        n_in = int(rng.integers(1, 5))
+        for act in (relu(), hard_tanh(), absolute()):
+            for std in (1e-9, 1e-11, 1e-13):
+                net = random_mlp(n_in, [70, 70], 2, activation=act, biases=Normal(std=std), seed=rng)
+                x1 = rng.normal(size=n_in)
+                x0 = -x1 + rng.normal(size=n_in) * 1e-10
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    part = line(net, x0, x1)
+                w = window(net, x0, x1, 0.0, 1.0, max_ops=10**9)
+                assert len(w.t) == part.t.size, (act, std)
+                np.testing.assert_allclose([float(v) for v in w.t], part.t, rtol=0, atol=1e-9)
+                np.testing.assert_array_equal(w.linear, part.linear)

@@ -15,10 +15,11 @@ On segments, a layer's values at the points the previous layer inserted are exte
 point before (``_kernels_line_nb.products._extend``: U(p) = U(p') + (t_p - t_p') dU, the tangent
 updated by the units that switch at p'): exact in exact arithmetic, and each step adds rounding
 of the size of the summands of one product row, since |t_p - t_p'| |dU| <= |W| |a(p) - a(p')|
-<= 2 |W| max|a|, which the snap scale covers. Crossings merged within ``T_MERGE`` of a point move
-the kink of their unit to that point, so later values follow the merged partition (a shift of
-at most the unit's |u| at the point times its slope change); such merges are counted as close
-decisions and re-decided exactly on segments.
+<= 2 |W| max|a|, which the snap scale covers. A crossing merged into another point (within
+``T_MERGE``) leaves a kink the state codes do not show; an extension across it would carry the
+kink's offset to every later point (near-degenerate nets, where values near the cluster are
+~1e-9, got spurious crossings that way), so once a segment has a merged crossing its later layers
+take the product at every point, which evaluates the activations at each point itself.
 
 What they cannot resolve (stated, not hidden): features smaller than ``SNAP_RTOL`` times the
 magnitude of the inputs and weights (a segment of length 1e-13 at |x| ~ 1, or 1e-11 at |x| ~ 100,

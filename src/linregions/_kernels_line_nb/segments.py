@@ -34,17 +34,20 @@ def segment_ends(X0, X1):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _next_layer(U, dU, t, oi, C, dp, du, xi, q, phi, pt, clip, relu, WT, b, aW):  # pragma: no cover - compiled
+def _next_layer(U, dU, t, oi, merged, C, dp, du, xi, q, phi, pt, clip, relu, WT, b, aW):  # pragma: no cover - compiled
     """The next layer's pre-activations at a segment's points and their tangents on its intervals
     from this layer's: values ``U`` at all P points, codes ``C`` (with their row differences
     ``dp``, ``du``) on all intervals, and tangents ``dU`` on the intervals as they were before this
     layer inserted points (row k for the points ``oi[k]`` to ``oi[k + 1] - 1``: this layer's
     pre-activations are affine there). Where the next layer has at least ``EXTEND_MIN_FANIN``
-    inputs: one product at the points ``oi`` and ``_extend`` for the others; one product at all
-    points else. With ``aW`` = |W^T| non-empty, also the raw rounding scale of the result
-    (``_mm2t``)."""
+    inputs and no crossing of this segment has been merged into another point so far
+    (``merged``): one product at the points ``oi`` and ``_extend`` for the others; one product at
+    all points else. (A merged crossing leaves a kink within ``T_MERGE`` of a point that the codes
+    do not show; the product evaluates the activations at each point itself, the extension would
+    carry the merged kink's offset to the points after it.) With ``aW`` = |W^T| non-empty, also
+    the raw rounding scale of the result (``_mm2t``)."""
     P = t.size
-    if WT.shape[0] < EXTEND_MIN_FANIN and oi.size < P:
+    if (merged or WT.shape[0] < EXTEND_MIN_FANIN) and oi.size < P:
         dUf = np.empty((P, dU.shape[1]))
         for k in range(oi.size):
             i1 = oi[k + 1] if k + 1 < oi.size else P
@@ -93,6 +96,7 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
     Du = [np.zeros(0, np.int64) for _ in range(0)]
     rm = np.zeros((d, 2), np.int64)
     oi = np.arange(2)
+    merged = False  # some crossing was merged into another point (or an end): no extension after it
     n_close = 0
     n_erased = 0
     sus = [0.0 for _ in range(0)]
@@ -104,7 +108,7 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
         bl = bf[b_off[l]:b_off[l + 1]]
         P = t.size
         if l > 0:
-            U, dU, tolb = _next_layer(U, dU, t, oi, Cs[l - 1], Dp[l - 1], Du[l - 1], xif[xi_off[l - 1]:xi_off[l]],
+            U, dU, tolb = _next_layer(U, dU, t, oi, merged, Cs[l - 1], Dp[l - 1], Du[l - 1], xif[xi_off[l - 1]:xi_off[l]],
                                       _Q(qf, q_off, dims, l - 1), _Q(phif, phi_off, dims, l - 1),
                                       ptf[code_off[l - 1]:code_off[l]], clipf[l - 1], reluf[l - 1],
                                       _W(Wf, w_off, dims, l), bl, _W(aWf, w_off, dims, l))
@@ -165,6 +169,7 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                 sel[c] = anyk
                 c = e
             Kn = int(sel.sum())
+            merged = merged or Kn < K
             if Kn > 0:
                 n = U.shape[1]
                 t2 = np.empty(P + Kn)
@@ -214,7 +219,7 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
         sus_a[i] = sus[i]
     if bad >= 0:
         return t, Cs, Dp, Du, rm, np.zeros((P, n_out)), np.zeros((P, n_out)), n_close, n_erased, sus_a, bad
-    N, dN, _ = _next_layer(U, dU, t, oi, Cs[d - 1], Dp[d - 1], Du[d - 1], xif[xi_off[d - 1]:xi_off[d]],
+    N, dN, _ = _next_layer(U, dU, t, oi, merged, Cs[d - 1], Dp[d - 1], Du[d - 1], xif[xi_off[d - 1]:xi_off[d]],
                            _Q(qf, q_off, dims, d - 1), _Q(phif, phi_off, dims, d - 1), ptf[code_off[d - 1]:code_off[d]],
                            clipf[d - 1], reluf[d - 1], _W(Wf, w_off, dims, d), bf[b_off[d]:b_off[d + 1]],
                            np.empty((0, 0)))

@@ -15,7 +15,8 @@ layer l that switch there change the activation's tangent, so
 dU_{l+1}(right) = dU_{l+1}(left) + sum over those units of (change of phi') du_l/dt w_unit, and
 U_{l+1}(p) = U_{l+1}(p_prev) + (t_p - t_prev) dU_{l+1}(left): O(width) per point instead of a
 row of the product (layers with fewer than ``_kernels_line.EXTEND_MIN_FANIN`` inputs take the
-product at every point, which costs about as much there). On a 784-[256]x4 ReLU net this is
+product at every point, which costs about as much there, and so do all layers after a crossing of
+the segment was merged into another point: the merged kink is not in the codes). On a 784-[256]x4 ReLU net this is
 about 0.3-0.4x one plain forward pass over the final points (``benchmarks/line.py``).
 
 Two kinds of region (docs/theory.md):

@@ -215,7 +215,8 @@ def _next_layer(net: Network, l: int, A: np.ndarray, dU: np.ndarray, s: np.ndarr
     """Layer l + 1's values at all points and tangents on all intervals from layer l's activations
     ``A``, tangents ``dU`` and codes ``s``, as the compiled kernel computes them
     (``_kernels_line_nb.segments._next_layer``): where the layer has at least ``EXTEND_MIN_FANIN``
-    inputs, one product at the points layer l did not insert (``~new``) and, at the inserted ones,
+    inputs, one product at the points layer l did not insert (``~new``; the caller clears ``new``
+    on segments where a crossing was merged into another point) and, at the inserted ones,
     the exact extension ``_kernels_line_nb.products._extend`` (U_j = U_{j-1} + (t_j - t_{j-1})
     dU_{j-1}; dU_j = dU_{j-1} plus, one unit at a time in increasing order, the change of the
     activation's tangent times that unit's weights); one product at all points else."""
@@ -263,12 +264,13 @@ def _layers_numpy(net: Network, X0: np.ndarray, X1: np.ndarray, code):
     sus_t: list[np.ndarray] = []
     states: list[np.ndarray] = []
     new = np.zeros(t.size, bool)  # the rows the last layer inserted
+    merged = np.zeros(S, bool)  # segments where some crossing was merged into another point: no extension
     for l, act in enumerate(net.activations):
         W, b, xi = net.weights[l], net.biases[l], act.breakpoints
         if l > 0:
             A = net.activate(l - 1, U)
             a_absmax = np.maximum.reduceat(np.abs(A), starts[:-1], axis=0)
-            U, dU = _next_layer(net, l - 1, A, dU, states[-1], W.T, b, seg, t, new, starts)
+            U, dU = _next_layer(net, l - 1, A, dU, states[-1], W.T, b, seg, t, new & ~merged[seg], starts)
             tol_raw = scales(a_absmax, np.abs(W).T, b)
             del A
         if not np.all(np.isfinite(U)) or not np.all(np.isfinite(dU)):
@@ -284,7 +286,9 @@ def _layers_numpy(net: Network, X0: np.ndarray, X1: np.ndarray, code):
         k, lam = _crossings(U, same, None if sw.all() else sw, xi, tolb)
         new = np.zeros(t.size, bool)
         if k is not None:
+            strict = np.bincount(seg[k], minlength=S)
             k, lam, t_new, k_close, t_close, erased = _merge_crossings(t, k, lam)
+            merged |= np.bincount(seg[k], minlength=S) < strict
             if k_close.size:
                 sc = seg[k_close]
                 np.add.at(n_close, sc, 1)
@@ -313,7 +317,8 @@ def _layers_numpy(net: Network, X0: np.ndarray, X1: np.ndarray, code):
     # the output and its tangent on every interval
     d = net.depth
     Wd, bd = net.weights[d], net.biases[d]
-    N_pts, dN_pts = _next_layer(net, d - 1, net.activate(d - 1, U), dU, states[-1], Wd.T, bd, seg, t, new, starts)
+    N_pts, dN_pts = _next_layer(net, d - 1, net.activate(d - 1, U), dU, states[-1], Wd.T, bd, seg, t, new & ~merged[seg],
+                                starts)
     if not (np.all(np.isfinite(N_pts)) and np.all(np.isfinite(dN_pts))):
         raise ValueError("the network's output overflows float64 on the segment(s) given; rescale the inputs or weights")
     del U, dU
