@@ -224,6 +224,20 @@ def test_exact_window_on_whole_segments_agrees_with_float_on_generic_nets(kind):
         np.testing.assert_allclose(w.intercepts, part.intercepts, rtol=1e-10, atol=1e-12)
 
 
+def _assert_line_is_the_window(net, x0, x1):
+    """``line`` (warnings of close decisions silenced) against ``exact.window`` over all of [0, 1]:
+    the same points, to 1e-9 in t, and the same linear-region boundaries."""
+    from linregions.exact import window
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        part = line(net, x0, x1)
+    w = window(net, x0, x1, 0.0, 1.0, max_ops=10**9)
+    assert len(w.t) == part.t.size
+    np.testing.assert_allclose([float(v) for v in w.t], part.t, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(w.linear, part.linear)
+
+
 @pytest.mark.parametrize("case", ["zero_bias_through_origin", "duplicated_and_cancelling", "generic"])
 def test_wide_layers_match_the_exact_window(case):
     """Layers wide enough for the extension of values and tangents to inserted points
@@ -234,7 +248,6 @@ def test_wide_layers_match_the_exact_window(case):
     the same points, to 1e-9 in t, and the same linear-region boundaries."""
     from linregions._kernels_line import EXTEND_MIN_FANIN
     from linregions.activations import absolute
-    from linregions.exact import window
     from linregions.laws import Zero
 
     rng = np.random.default_rng({"zero_bias_through_origin": 1, "duplicated_and_cancelling": 2, "generic": 3}[case])
@@ -253,13 +266,23 @@ def test_wide_layers_match_the_exact_window(case):
             else:
                 net = random_mlp(3, [80, 80, 80], 2, activation=act, biases=Normal(std=0.2), seed=rng)
             assert min(net.widths) >= EXTEND_MIN_FANIN
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                part = line(net, x0, x1)
-            w = window(net, x0, x1, 0.0, 1.0, max_ops=10**9)
-            assert len(w.t) == part.t.size, (case, act)
-            np.testing.assert_allclose([float(v) for v in w.t], part.t, rtol=0, atol=1e-9)
-            np.testing.assert_array_equal(w.linear, part.linear)
+            _assert_line_is_the_window(net, x0, x1)
+
+
+def _near_degenerate_cases(rounds: int):
+    """Wide ReLU / hard tanh / |x| nets with biases of std 1e-9, 1e-11 and 1e-13 on segments
+    passing 1e-10 from the origin, ``rounds`` rounds of nine from one seed: (round, activation
+    name, std, net, x0, x1)."""
+    from linregions.activations import absolute
+
+    rng = np.random.default_rng(7)
+    for r in range(rounds):
+        n_in = int(rng.integers(1, 5))
+        for act in (relu(), hard_tanh(), absolute()):
+            for std in (1e-9, 1e-11, 1e-13):
+                net = random_mlp(n_in, [70, 70], 2, activation=act, biases=Normal(std=std), seed=rng)
+                x1 = rng.normal(size=n_in)
+                yield r, act.name, std, net, -x1 + rng.normal(size=n_in) * 1e-10, x1
 
 
 def test_wide_layers_after_merged_crossings_match_the_exact_window():
@@ -269,24 +292,8 @@ def test_wide_layers_after_merged_crossings_match_the_exact_window():
     product at every point, not from the extension; with the extension there, values after the
     cluster carried the merged kinks' offsets and a spurious crossing appeared 2e-8 after it
     while the result still claimed to be certified. Oracle: ``exact.window`` over [0, 1]."""
-    from linregions.activations import absolute
-    from linregions.exact import window
-
-    rng = np.random.default_rng(7)
-    for _ in range(2):
-        n_in = int(rng.integers(1, 5))
-        for act in (relu(), hard_tanh(), absolute()):
-            for std in (1e-9, 1e-11, 1e-13):
-                net = random_mlp(n_in, [70, 70], 2, activation=act, biases=Normal(std=std), seed=rng)
-                x1 = rng.normal(size=n_in)
-                x0 = -x1 + rng.normal(size=n_in) * 1e-10
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    part = line(net, x0, x1)
-                w = window(net, x0, x1, 0.0, 1.0, max_ops=10**9)
-                assert len(w.t) == part.t.size, (act, std)
-                np.testing.assert_allclose([float(v) for v in w.t], part.t, rtol=0, atol=1e-9)
-                np.testing.assert_array_equal(w.linear, part.linear)
+    for _, _, _, net, x0, x1 in _near_degenerate_cases(2):
+        _assert_line_is_the_window(net, x0, x1)
 
 
 @pytest.mark.xfail(strict=True, reason="known: float errors after a heavily snapped cluster reach past the exact "
@@ -296,22 +303,11 @@ def test_known_bug_certified_point_past_the_window_of_a_snapped_cluster():
     crosses within ~1e-13 of t = 0.5 (merged, 244 close decisions without ``exact``). The window
     re-decided around the cluster ends before a float crossing of layer 1 at t = 0.50000289 that
     exact arithmetic does not have (that unit crosses inside the cluster), and the result claims
-    to be certified. The case is the 13th of the stress loop above run for 30 rounds."""
-    from linregions.activations import absolute
+    to be certified (float 134 points, exact 133). The case is round 13 of
+    ``_near_degenerate_cases``."""
     from linregions.exact import window
 
-    rng = np.random.default_rng(7)
-    case = None
-    for trial in range(14):  # replay the stress loop's draws up to its 13th round
-        n_in = int(rng.integers(1, 5))
-        for act in (relu(), hard_tanh(), absolute()):
-            for std in (1e-9, 1e-11, 1e-13):
-                net = random_mlp(n_in, [70, 70], 2, activation=act, biases=Normal(std=std), seed=rng)
-                x1 = rng.normal(size=n_in)
-                x0 = -x1 + rng.normal(size=n_in) * 1e-10
-                if trial == 13 and std == 1e-13 and act.name == "relu":
-                    case = (net, x0, x1)
-    net, x0, x1 = case
+    net, x0, x1 = next(c[3:] for c in _near_degenerate_cases(14) if c[:3] == (13, "relu", 1e-13))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         part = line(net, x0, x1)
