@@ -384,13 +384,14 @@ def _extend(Uo, dUo, oi, t, dUp, C, dp, du, q, pt, relu, WT):  # pragma: no cove
 
     The points in between were inserted by the previous layer, at crossings inside one interval
     where its pre-activations are affine (tangent ``dUp[k]`` on the interval that starts at
-    ``oi[k]``, the same on all its pieces). Its activation is therefore affine on each piece, and only the units whose state
-    code changes at an inserted point (``C``: the previous layer's codes, ``du[dp[j]:dp[j + 1]]``
-    the units whose code differs between intervals j - 1 and j, ``_row_diffs``) change its tangent
-    there. Hence, exactly: U_j = U_{j-1} + (t_j - t_{j-1}) dU_{j-1} and
-    dU_j = dU_{j-1} + sum_z (phi'_z(C_j) - phi'_z(C_{j-1})) dUp_{j,z} W_z (the terms added one by
-    one in increasing z, zero terms skipped): O(n) per inserted point instead of a row of the
-    product."""
+    ``oi[k]``, the same on all its pieces). Its activation is therefore affine on each piece, and
+    only the units whose state code changes at an inserted point (``C``: the previous layer's
+    codes, ``du[dp[j]:dp[j + 1]]`` the units whose code differs between intervals j - 1 and j,
+    ``_row_diffs``) change its tangent there. Hence, exactly: U_j = U_{j-1} + (t_j - t_{j-1})
+    dU_{j-1} and dU_j = dU_{j-1} + sum_z (phi'_z(C_j) - phi'_z(C_{j-1})) dUp_{k,z} W_z (the terms
+    added one by one in increasing z, zero terms skipped): O(n) per inserted point instead of a
+    row of the product. Valid only while no crossing has been merged into another point (the
+    caller, ``segments._next_layer``, checks): a merged kink is not in the codes."""
     P = t.size
     n = WT.shape[1]
     U = np.empty((P, n))
