@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= linregions-report
 
-.PHONY: setup report test bench pip-check clean clean-cache
+.PHONY: setup report test bench pip-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,5 @@ bench: setup
 	-$(BIN)/pip install -q regioncam
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
 
-clean: clean-cache
+clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache
-
-# numba's on-disk caches of the compiled kernels (a cached kernel keeps helpers from other modules
-# as they were when it was compiled; see docs/architecture.md, "Compiled kernels").
-clean-cache:
-	find src -name '*.nbi' -delete -o -name '*.nbc' -delete

@@ -218,40 +218,47 @@ class PiecewiseLinear:
             return phis[rows, a] + q[rows, p] * (u - xi[a])
         return phis[a] + q[p] * (u - xi[a])
 
-    def _fast_numpy(self, u):
-        """phi(u) for the common shapes without index arithmetic (None: use the general path).
-
-        ReLU is max(u, 0); hard tanh / ReLU6 (slopes 0, 1, 0 and phi(xi_1) = xi_1) is a clip;
-        other one-breakpoint activations are phi(xi) + q_p (u - xi) with p from one comparison,
-        the same formula as the general path.
-        """
-        u = np.asarray(u, dtype=np.float64)
+    def _fast_shape(self) -> str | None:
+        """Which closed form ``__call__`` may use instead of the general path (shared slopes only):
+        "relu" (max(u, 0)), "clip" (hard tanh / ReLU6: slopes 0, 1, 0 and phi(xi_1) = xi_1), "one"
+        (one breakpoint: phi(xi) + q_p (u - xi) with p from one comparison), or None."""
         xi, q, v = self.breakpoints, self.slopes, float(self.value)
         if self.T == 1:
-            x = float(xi[0])
-            if x == 0.0 and v == 0.0 and q[0] == 0.0 and q[1] == 1.0:
-                return np.maximum(u, 0.0)
-            d = u - x if x != 0.0 else u
-            return v + q[(u >= x).view(np.int8)] * d
+            return "relu" if float(xi[0]) == 0.0 and v == 0.0 and q[0] == 0.0 and q[1] == 1.0 else "one"
         if self.T == 2 and q[0] == 0.0 and q[1] == 1.0 and q[2] == 0.0 and v == xi[0]:
-            return np.clip(u, xi[0], xi[1])
+            return "clip"
         return None
+
+    def _fast_numpy(self, u):
+        """phi(u) by the closed form of ``_fast_shape`` on a numpy array (None: the general path);
+        the same formula as the general path."""
+        shape = self._fast_shape()
+        if shape is None:
+            return None
+        u = np.asarray(u, dtype=np.float64)
+        xi, q = self.breakpoints, self.slopes
+        if shape == "relu":
+            return np.maximum(u, 0.0)
+        if shape == "clip":
+            return np.clip(u, xi[0], xi[1])
+        x = float(xi[0])
+        return float(self.value) + q[(u >= x).view(np.int8)] * (u - x if x != 0.0 else u)
 
     def _fast_torch(self, u):
-        """``_fast_numpy`` on a torch tensor: the same formulas with selects instead of gathers
-        (ReLU: max(u, 0); hard tanh / ReLU6: a clip; one breakpoint: phi(xi) + q_p (u - xi))."""
+        """``_fast_numpy`` on a torch tensor: the same formulas with selects instead of gathers."""
+        shape = self._fast_shape()
+        if shape is None:
+            return None
         import torch
 
-        xi, q, v = self.breakpoints, self.slopes, float(self.value)
-        if self.T == 1:
-            x = float(xi[0])
-            if x == 0.0 and v == 0.0 and q[0] == 0.0 and q[1] == 1.0:
-                return torch.clamp_min(u, 0.0)
-            d = u - x if x != 0.0 else u
-            return v + torch.where(u >= x, u.new_tensor(float(q[1])), u.new_tensor(float(q[0]))) * d
-        if self.T == 2 and q[0] == 0.0 and q[1] == 1.0 and q[2] == 0.0 and v == xi[0]:
+        xi, q = self.breakpoints, self.slopes
+        if shape == "relu":
+            return torch.clamp_min(u, 0.0)
+        if shape == "clip":
             return torch.clamp(u, float(xi[0]), float(xi[1]))
-        return None
+        x = float(xi[0])
+        d = u - x if x != 0.0 else u
+        return float(self.value) + torch.where(u >= x, u.new_tensor(float(q[1])), u.new_tensor(float(q[0]))) * d
 
     def check_width(self, n: int, where: str = "") -> None:
         """Raise if per-unit slopes do not match a layer of width n."""

@@ -135,12 +135,11 @@ def _lines(net: Network, X0: np.ndarray, X1: np.ndarray, *, progress: bool = Fal
         bar = tqdm(total=S, desc="segments", unit="seg")
     parts, start, seen_points = [], 0, 0
     while start < S:
-        chunk = 0
-        for per_point in (per_point_compiled, per_point_numpy):
-            per_segment = int(est_points * per_point) + 32 * net.n_in  # + the ends and their difference
-            chunk = int(max(1, min(S - start, _CHUNK_BYTES // per_segment)))
-            if _compiled(chunk):
-                break
+        # + 32 n_in bytes per segment: its ends and their difference
+        size = lambda per_point: int(max(1, min(S - start, _CHUNK_BYTES // (int(est_points * per_point) + 32 * net.n_in))))  # noqa: E731
+        chunk = size(per_point_compiled)
+        if not _compiled(chunk):
+            chunk = size(per_point_numpy)
         part = _partition_chunk(net, X0[start : start + chunk], X1[start : start + chunk])
         parts.append(part)
         start += chunk
