@@ -52,7 +52,8 @@ def _next_layer(U, dU, t, oi, merged, C, dp, du, xi, q, phi, pt, clip, relu, WT,
         for k in range(oi.size):
             i1 = oi[k + 1] if k + 1 < oi.size else P
             for i in range(oi[k], i1):
-                dUf[i] = dU[k]
+                for z in range(dU.shape[1]):
+                    dUf[i, z] = dU[k, z]
         dU, oi = dUf, np.arange(P)
     AA, amax = _act_tangent(U, dU, C, oi, xi, q, phi, pt, clip, relu)
     if aW.size > 0:
@@ -73,27 +74,34 @@ INSERTION_SORT_MAX = 64
 
 @njit(cache=True, nogil=True)
 def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off,
-                swf, ptf, clipf, code_off, reluf, snap_rtol, t_merge, close_factor):  # pragma: no cover - compiled
+                swf, ptf, clipf, code_off, reluf, snap_rtol, t_merge, close_factor, cbuf, dpbuf, dubuf):  # pragma: no cover - compiled
     """The layer loop of ``linregions.line._partition_chunk`` for one segment, compiled (same
     algorithm, same tolerances; see there). Returns t (P,), the state codes of each layer as
-    computed (``Cs[l]``, on the intervals of that time), the units whose code differs between
-    consecutive rows of ``Cs[l]`` (``_row_diffs``: ``Dp[l]``, ``Du[l]``), the row map ``rm`` (d, P):
-    interval i of the final points lies in row ``rm[l, i]`` of ``Cs[l]``; N at the points, dN/dt on the
-    intervals (row i: [t_i, t_{i+1}]), the close/erased decision counts, the t of close
-    decisions, and the index of a layer whose values overflowed (-1: none). The parameters come
-    flat (one compiled signature for every depth): layer l's W^T is ``Wf[w_off[l]:w_off[l + 1]]``
-    of shape (dims[l], dims[l + 1]), and likewise for the others (``line.core._kernel_params``).
+    computed (on the intervals of that time) and the units whose code differs between consecutive
+    rows of them (``_row_diffs``), flat: the buffers ``cbuf``, ``dpbuf``, ``dubuf`` (given,
+    grown if too small, reused from segment to segment) and ``off`` (3, d + 1): layer l's codes
+    are ``cbuf[off[0, l]:off[0, l + 1]]`` (rows of dims[l + 1]), its ``dp`` and ``du``
+    ``dpbuf[off[1, l]:off[1, l + 1]]`` and ``dubuf[off[2, l]:off[2, l + 1]]``; the row map ``rm``
+    (d, P): interval i of the final points lies in row ``rm[l, i]`` of layer l's codes; N at the
+    points, dN/dt on the intervals (row i: [t_i, t_{i+1}]), the close/erased decision counts, the t
+    of close decisions, and the index of a layer whose values overflowed (-1: none). The parameters
+    come flat (one compiled signature for every depth): layer l's W^T is
+    ``Wf[w_off[l]:w_off[l + 1]]`` of shape (dims[l], dims[l + 1]), and likewise for the others
+    (``line.core._kernel_params``).
 
     Each layer's codes are kept as computed, with a row map per layer updated at insertions (no
-    copy of all layers' codes at every insertion)."""
+    copy of all layers' codes at every insertion). Hot loops index 2D arrays directly rather than
+    through row views, and per-layer results live in flat buffers rather than lists: every view
+    or list item costs an atomic reference count in numba (a quarter of the time on 32-wide nets)."""
     d = xi_off.size - 1
     t = np.empty(2)
     t[0], t[1] = 0.0, 1.0
     # layer 0: the ends' values, the tangent and the rounding scale
     U, dU, tolb = _first_layer(x0, x1, _W(Wf, w_off, dims, 0), bf[b_off[0]:b_off[1]])
-    Cs = [np.zeros((0, 0), np.int16) for _ in range(0)]
-    Dp = [np.zeros(0, np.int64) for _ in range(0)]
-    Du = [np.zeros(0, np.int64) for _ in range(0)]
+    off = np.zeros((3, d + 1), np.int64)
+    C = cbuf[:0].reshape((0, 0))  # the last layer's codes and row differences
+    dp = dpbuf[:0]
+    du = dubuf[:0]
     rm = np.zeros((d, 2), np.int64)
     oi = np.arange(2)
     merged = False  # some crossing was merged into another point (or an end): no extension after it
@@ -108,7 +116,7 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
         bl = bf[b_off[l]:b_off[l + 1]]
         P = t.size
         if l > 0:
-            U, dU, tolb = _next_layer(U, dU, t, oi, merged, Cs[l - 1], Dp[l - 1], Du[l - 1], xif[xi_off[l - 1]:xi_off[l]],
+            U, dU, tolb = _next_layer(U, dU, t, oi, merged, C, dp, du, xif[xi_off[l - 1]:xi_off[l]],
                                       _Q(qf, q_off, dims, l - 1), _Q(phif, phi_off, dims, l - 1),
                                       ptf[code_off[l - 1]:code_off[l]], clipf[l - 1], reluf[l - 1],
                                       _W(Wf, w_off, dims, l), bl, _W(aWf, w_off, dims, l))
@@ -177,12 +185,11 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                 rm2 = np.empty((d, P + Kn), np.int64)
                 r = 0
                 c = 0
-                for i in range(P):  # element loops: a row assignment costs more than the copy here
-                    Ui, U2r = U[i], U2[r]
+                for i in range(P):  # element loops (2D indexing: a row view costs a reference count)
                     t2[r] = t[i]
                     oi[i] = r
                     for z in range(n):
-                        U2r[z] = Ui[z]
+                        U2[r, z] = U[i, z]
                     for m in range(l):
                         rm2[m, r] = rm[m, i]
                     r += 1
@@ -190,9 +197,8 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                         if sel[c]:
                             t2[r] = ta[c]
                             lam = la[c]
-                            Un, U2r = U[i + 1], U2[r]
                             for z in range(n):
-                                U2r[z] = Ui[z] + lam * (Un[z] - Ui[z])
+                                U2[r, z] = U[i, z] + lam * (U[i + 1, z] - U[i, z])
                             for m in range(l):
                                 rm2[m, r] = rm[m, i]
                             r += 1
@@ -200,16 +206,20 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                 t, U, rm = t2, U2, rm2  # dU keeps its rows: interval k splits into oi[k]..oi[k + 1]
                 P = t.size
         # state codes of layer l on the intervals, close snaps at the points
-        C, c_close, c_erased, flag = _states_close(U, xi, tol, hi, sw, allsw, close_factor)
+        n = U.shape[1]
+        c0 = off[0, l]
+        cbuf = _reserve(cbuf, c0 + P * n)
+        C = cbuf[c0:c0 + P * n].reshape((P, n))
+        off[0, l + 1] = c0 + P * n
+        c_close, c_erased, flag = _states_close(U, xi, tol, hi, sw, allsw, close_factor, C)
         for i in range(P):
             if flag[i]:
                 sus.append(t[i])
         n_close += c_close
         n_erased += c_erased
-        Cs.append(C)
         dp, du = _row_diffs(C)
-        Dp.append(dp)
-        Du.append(du)
+        dpbuf = _append(dpbuf, off[1], l, dp)
+        dubuf = _append(dubuf, off[2], l, du)
         for i in range(P):
             rm[l, i] = i
     P = t.size
@@ -218,27 +228,49 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
     for i in range(len(sus)):
         sus_a[i] = sus[i]
     if bad >= 0:
-        return t, Cs, Dp, Du, rm, np.zeros((P, n_out)), np.zeros((P, n_out)), n_close, n_erased, sus_a, bad
-    N, dN, _ = _next_layer(U, dU, t, oi, merged, Cs[d - 1], Dp[d - 1], Du[d - 1], xif[xi_off[d - 1]:xi_off[d]],
+        return t, cbuf, dpbuf, dubuf, off, rm, np.zeros((P, n_out)), np.zeros((P, n_out)), n_close, n_erased, sus_a, bad
+    N, dN, _ = _next_layer(U, dU, t, oi, merged, C, dp, du, xif[xi_off[d - 1]:xi_off[d]],
                            _Q(qf, q_off, dims, d - 1), _Q(phif, phi_off, dims, d - 1), ptf[code_off[d - 1]:code_off[d]],
                            clipf[d - 1], reluf[d - 1], _W(Wf, w_off, dims, d), bf[b_off[d]:b_off[d + 1]],
                            np.empty((0, 0)))
-    return t, Cs, Dp, Du, rm, N, dN, n_close, n_erased, sus_a, bad
+    return t, cbuf, dpbuf, dubuf, off, rm, N, dN, n_close, n_erased, sus_a, bad
+
+
+@njit(cache=True, nogil=True)
+def _reserve(buf, need):  # pragma: no cover - compiled
+    """``buf``, or a copy at least twice as large when it holds fewer than ``need`` items."""
+    if need <= buf.size:
+        return buf
+    out = np.empty(max(need, 2 * buf.size), buf.dtype)
+    out[:buf.size] = buf
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _append(buf, off, l, x):  # pragma: no cover - compiled
+    """Write ``x`` at ``off[l]`` of ``buf`` (grown if needed), set ``off[l + 1]``; returns buf."""
+    buf = _reserve(buf, off[l] + x.size)
+    for k in range(x.size):
+        buf[off[l] + k] = x[k]
+    off[l + 1] = off[l] + x.size
+    return buf
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _vnorm(x):  # pragma: no cover - compiled
-    """Euclidean norm scaled by the largest entry (``tolerances.vector_norm``, to rounding)."""
-    if x.size == 1:
-        return abs(x[0])
+def _vnorm(A, i):  # pragma: no cover - compiled
+    """Euclidean norm of row i of A, scaled by the largest entry (``tolerances.vector_norm``, to
+    rounding)."""
+    n = A.shape[1]
+    if n == 1:
+        return abs(A[i, 0])
     m = 0.0
-    for v in x:
-        m = max(m, abs(v))
+    for j in range(n):
+        m = max(m, abs(A[i, j]))
     if m == 0.0:
         return 0.0
     s = 0.0
-    for v in x:
-        s += (v / m) * (v / m)
+    for j in range(n):
+        s += (A[i, j] / m) * (A[i, j] / m)
     return m * np.sqrt(s)
 
 
@@ -248,8 +280,8 @@ JUMP_MARGIN = 1e-9
 
 
 @njit(cache=True, nogil=True)
-def _finish(t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall, bound, slope_rtol,
-            close_factor):  # pragma: no cover - compiled
+def _finish(t, cbuf, dpbuf, dubuf, off, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall, bound,
+            slope_rtol, close_factor):  # pragma: no cover - compiled
     """The crossings of one segment from its layer loop (``line.core._partition_chunk`` after the
     layers: ``_records``, ``_goodness``, the clear cases of ``_slope_jumps``, the kept points and
     intervals), in its order: kept points (where some neuron's code differs on the two intervals
@@ -273,7 +305,7 @@ def _finish(t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_ou
         for l in range(d):
             r1 = rm[l, p]
             if rm[l, p - 1] != r1:
-                c += Dp[l][r1 + 1] - Dp[l][r1]
+                c += dpbuf[off[1, l] + r1 + 1] - dpbuf[off[1, l] + r1]
         cnt[p] = c
         if c > 0:
             M += 1
@@ -293,7 +325,7 @@ def _finish(t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_ou
     o = code_off[d - 1]
     for z in range(dims[d]):
         R[o + z] = reach_out[z]
-    diff = np.empty(n_out)
+    diff = np.empty((1, n_out))
     unc = np.zeros(M, np.bool_)
     m = 0
     c = 0
@@ -307,10 +339,10 @@ def _finish(t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_ou
             r0, r1 = rm[l, p - 1], rm[l, p]
             if r0 == r1:
                 continue
-            C0, C1, du = Cs[l][r0], Cs[l][r1], Du[l]
-            for k in range(Dp[l][r1], Dp[l][r1 + 1]):
-                z = du[k]
-                a, b = np.int64(C0[z]), np.int64(C1[z])
+            b0, b1, o2 = off[0, l] + r0 * dims[l + 1], off[0, l] + r1 * dims[l + 1], off[2, l]
+            for k in range(dpbuf[off[1, l] + r1], dpbuf[off[1, l] + r1 + 1]):
+                z = dubuf[o2 + k]
+                a, b = np.int64(cbuf[b0 + z]), np.int64(cbuf[b1 + z])
                 cp[c] = m
                 ly[c] = l
                 un[c] = z
@@ -322,19 +354,19 @@ def _finish(t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_ou
         # that reaches: the scan stops at the first)
         for l in range(d - 1, lmin, -1):
             o, o1 = code_off[l], code_off[l - 1]
-            C0, C1 = Cs[l][rm[l, p - 1]], Cs[l][rm[l, p]]
+            b0, b1 = off[0, l] + rm[l, p - 1] * dims[l + 1], off[0, l] + rm[l, p] * dims[l + 1]
             if nzall[l]:
                 g = False
                 if not uni[l] or rv[l]:
                     for z in range(dims[l + 1]):
-                        if (uni[l] or R[o + z]) and (opens[o + z, C0[z]] or opens[o + z, C1[z]]):
+                        if (uni[l] or R[o + z]) and (opens[o + z, cbuf[b0 + z]] or opens[o + z, cbuf[b1 + z]]):
                             g = True
                             break
                 uni[l - 1] = True
                 rv[l - 1] = g
             else:
                 for z in range(dims[l + 1]):
-                    G[z] = (rv[l] if uni[l] else R[o + z]) and (opens[o + z, C0[z]] or opens[o + z, C1[z]])
+                    G[z] = (rv[l] if uni[l] else R[o + z]) and (opens[o + z, cbuf[b0 + z]] or opens[o + z, cbuf[b1 + z]])
                 WT = _W(Wf, w_off, dims, l)
                 for zp in range(dims[l]):
                     r = False
@@ -348,9 +380,9 @@ def _finish(t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_ou
             good[k] = rv[ly[k]] if uni[ly[k]] else R[code_off[ly[k]] + un[k]]
         # slope jump: certain where the difference is clearly above both thresholds
         for j in range(n_out):
-            diff[j] = dN[p, j] - dN[p - 1, j]
-        thr = max(close_factor * (slope_rtol * (_vnorm(dN[p - 1]) + _vnorm(dN[p]))), bound)
-        unc[m] = not _vnorm(diff) > thr + JUMP_MARGIN * thr
+            diff[0, j] = dN[p, j] - dN[p - 1, j]
+        thr = max(close_factor * (slope_rtol * (_vnorm(dN, p - 1) + _vnorm(dN, p))), bound)
+        unc[m] = not _vnorm(diff, 0) > thr + JUMP_MARGIN * thr
         m += 1
         for j in range(n_out):
             sl[m, j] = dN[p, j]
@@ -367,8 +399,10 @@ def _finish(t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_ou
             dlr[k] = dN[p - 1]
             dlr[K + k] = dN[p]
             for l in range(d):
-                clr[k, code_off[l]:code_off[l + 1]] = Cs[l][rm[l, p - 1]]
-                clr[K + k, code_off[l]:code_off[l + 1]] = Cs[l][rm[l, p]]
+                b0, b1 = off[0, l] + rm[l, p - 1] * dims[l + 1], off[0, l] + rm[l, p] * dims[l + 1]
+                for z in range(dims[l + 1]):
+                    clr[k, code_off[l] + z] = cbuf[b0 + z]
+                    clr[K + k, code_off[l] + z] = cbuf[b1 + z]
     return tk, rec, good, sl, ui, dlr, clr
 
 
@@ -398,10 +432,13 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
     clrs = [np.empty((0, 2), np.int16) for _ in range(0)]
     sus = [np.empty(0) for _ in range(0)]
     bad_out = -1
+    cbuf = np.empty(64 * ntot, np.int16)  # flat per-layer buffers of _layer_loop, reused
+    dpbuf = np.empty(64 * dims.size, np.int64)
+    dubuf = np.empty(64 * dims.size, np.int64)
     for i in range(S):
-        t, Cs, Dp, Du, rm, N, dN, c, e, s, bad = _layer_loop(
+        t, cbuf, dpbuf, dubuf, off, rm, N, dN, c, e, s, bad = _layer_loop(
             X0[i], X1[i], Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf,
-            clipf, code_off, reluf, snap_rtol, t_merge, close_factor)
+            clipf, code_off, reluf, snap_rtol, t_merge, close_factor, cbuf, dpbuf, dubuf)
         if bad >= 0:
             e0 = np.zeros(0, np.int64)
             return (np.zeros(0), np.zeros((4, 0), np.int64), np.zeros(0, np.bool_), np.zeros((0, n_out)),
@@ -410,8 +447,8 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
         if bad_out < 0 and not _all_finite(N, dN):
             bad_out = i
         tk, rec, good, sl, ui, dlr, clr = _finish(
-            t, Cs, Dp, Du, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall,
-            c_bound * _vnorm(X1[i] - X0[i]), slope_rtol, close_factor)
+            t, cbuf, dpbuf, dubuf, off, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall,
+            c_bound * _vnorm(X1[i:i + 1] - X0[i:i + 1], 0), slope_rtol, close_factor)
         tks.append(tk)
         recs.append(rec)
         goods.append(good)

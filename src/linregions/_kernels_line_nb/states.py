@@ -97,30 +97,26 @@ def _act_tangent(U, dU, C, oi, xi, q, phi, pt, clip, relu):  # pragma: no cover 
     amax = np.zeros(n)
     if relu:
         for i in range(P):  # max(amax, max(u, 0)) = max(amax, u) as amax >= 0
-            Ui = U[i]
             for z in range(n):
-                amax[z] = max(amax[z], Ui[z])
+                amax[z] = max(amax[z], U[i, z])
         for k in range(Po):
             i = oi[k]
-            Ui, Ci, dUi, Ak, Tk = U[i], C[i], dU[k], AA[k], AA[Po + k]
             for z in range(n):
-                u = Ui[z]
-                Ak[z] = u if u > 0.0 else 0.0
-                Tk[z] = dUi[z] if Ci[z] >= 2 else 0.0
+                u = U[i, z]
+                AA[k, z] = u if u > 0.0 else 0.0
+                AA[Po + k, z] = dU[k, z] if C[i, z] >= 2 else 0.0
         return AA, amax
     k = 0
     for i in range(P):
         row = k < Po and oi[k] == i
-        Ui = U[i]
         for z in range(n):
-            a = _act(Ui[z], z, xi, q, phi, pt, clip)
+            a = _act(U[i, z], z, xi, q, phi, pt, clip)
             if row:
                 AA[k, z] = a
             amax[z] = max(amax[z], abs(a))
         if row:
-            Ci, dUi, Tk = C[i], dU[k], AA[Po + k]
             for z in range(n):
-                Tk[z] = _tangent(dUi[z], Ci[z], z, q, pt, relu)
+                AA[Po + k, z] = _tangent(dU[k, z], C[i, z], z, q, pt, relu)
             k += 1
     return AA, amax
 
@@ -173,19 +169,17 @@ def _strict_crossings(U, t, xi, tol, sw, allsw):  # pragma: no cover - compiled
         la = np.empty(cap)
         K = 0
         for i in range(P - 1):
-            U0, U1 = U[i], U[i + 1]
             for j in range(T):
                 x = xi[j]
                 nc = 0  # sign changes (a branch-free count first: most intervals have none or few)
                 for z in range(n):
-                    nc += (U0[z] - x < 0.0) != (U1[z] - x < 0.0)
+                    nc += (U[i, z] - x < 0.0) != (U[i + 1, z] - x < 0.0)
                 if nc == 0:
                     continue
-                tj = tol[j]
                 for z in range(n):
-                    D0 = U0[z] - x
-                    D1 = U1[z] - x
-                    if _crosses(D0, D1, tj[z]) and (allsw or sw[z]):
+                    D0 = U[i, z] - x
+                    D1 = U[i + 1, z] - x
+                    if _crosses(D0, D1, tol[j, z]) and (allsw or sw[z]):
                         if K < cap:
                             lam = D0 / (D0 - D1)
                             ka[K] = i
@@ -199,43 +193,40 @@ def _strict_crossings(U, t, xi, tol, sw, allsw):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _states_close(U, xi, tol, hi, sw, allsw, close_factor):  # pragma: no cover - compiled
-    """State codes of one layer on the intervals (row i: [t_i, t_{i+1}]; the last row 0) and the
-    close snap decisions at the points (counts, and which rows have one), the decisions of
-    ``interval_states``. A first branch-free pass marks the (point, breakpoint) pairs where some
-    unit is near xi_j (within the close range, or snapped: the same expressions as the tests
-    below); only those pairs are looked at unit by unit."""
+def _states_close(U, xi, tol, hi, sw, allsw, close_factor, C):  # pragma: no cover - compiled
+    """State codes of one layer on the intervals, written into ``C`` (P, n) (row i:
+    [t_i, t_{i+1}]; the last row 0), and the close snap decisions at the points (counts, and which
+    rows have one), the decisions of ``interval_states``. A first branch-free pass marks the
+    (point, breakpoint) pairs where some unit is near xi_j (within the close range, or snapped: the
+    same expressions as the tests below); only those pairs are looked at unit by unit."""
     P, n = U.shape
     T = xi.size
-    C = np.zeros((P, n), np.int16)
+    for z in range(n):
+        C[P - 1, z] = 0
     marks = np.zeros((P, T + 1), np.bool_)  # near (columns < T) and flag (column T), one allocation
     near = marks[:, :T]
     flag = marks[:, T]
     for i in range(P):
-        Ui = U[i]
         for j in range(T):
             x = xi[j]
-            tj, hj = tol[j], hi[j]
             cnt = 0
             for z in range(n):
-                d = abs(Ui[z] - x)
-                cnt += (d * close_factor <= hj[z]) | (d <= tj[z])
+                d = abs(U[i, z] - x)
+                cnt += (d * close_factor <= hi[j, z]) | (d <= tol[j, z])
             near[i, j] = cnt > 0
     n_close = 0
     n_erased = 0
     for i in range(P):
-        Ui = U[i]
         nc = 0
         ne = 0
         for j in range(T):
             if not near[i, j]:
                 continue
             x = xi[j]
-            tj, hj = tol[j], hi[j]
             for z in range(n):
-                a = abs(Ui[z] - x) * close_factor
-                tz = tj[z]
-                c = (a > tz) & (a <= hj[z]) & (allsw or sw[z])
+                a = abs(U[i, z] - x) * close_factor
+                tz = tol[j, z]
+                c = (a > tz) & (a <= hi[j, z]) & (allsw or sw[z])
                 nc += c
                 ne += c & (a <= close_factor * tz)
         n_close += nc
@@ -243,33 +234,30 @@ def _states_close(U, xi, tol, hi, sw, allsw, close_factor):  # pragma: no cover 
         flag[i] = nc > 0
         if i == P - 1:
             continue
-        Ci = C[i]
-        U1 = U[i + 1]
         if T == 1:
             x2 = 2.0 * xi[0]
             for z in range(n):
-                Ci[z] = 2 * (Ui[z] + U1[z] >= x2)
+                C[i, z] = 2 * (U[i, z] + U[i + 1, z] >= x2)
         else:
             for z in range(n):
-                m2 = Ui[z] + U1[z]
+                m2 = U[i, z] + U[i + 1, z]
                 cz = 0
                 for j in range(T):
                     cz += m2 >= 2.0 * xi[j]
-                Ci[z] = 2 * cz
+                C[i, z] = 2 * cz
         for j in range(T):
             if not (near[i, j] and near[i + 1, j]):
                 continue
             x = xi[j]
-            tj = tol[j]
             for z in range(n):
-                tz = tj[z]
-                on = (abs(Ui[z] - x) <= tz) & (abs(U1[z] - x) <= tz)
-                Ci[z] = 2 * j + 1 if on else Ci[z]
+                tz = tol[j, z]
+                on = (abs(U[i, z] - x) <= tz) & (abs(U[i + 1, z] - x) <= tz)
+                C[i, z] = 2 * j + 1 if on else C[i, z]
         if not allsw:
             for z in range(n):
                 if not sw[z]:
-                    Ci[z] = 0
-    return C, n_close, n_erased, flag
+                    C[i, z] = 0
+    return n_close, n_erased, flag
 
 
 @njit(cache=True, nogil=True)
@@ -282,19 +270,17 @@ def _row_diffs(C):  # pragma: no cover - compiled
     R, n = C.shape
     dp = np.zeros(R + 1, np.int64)
     for r in range(1, R - 1):
-        C0, C1 = C[r - 1], C[r]
         c = 0
         for z in range(n):
-            c += C0[z] != C1[z]
+            c += C[r - 1, z] != C[r, z]
         dp[r + 1] = dp[r] + c
     dp[R] = dp[R - 1]  # R >= 2: a segment has two ends
     du = np.empty(dp[R], np.int64)
     for r in range(1, R - 1):
         if dp[r + 1] > dp[r]:
-            C0, C1 = C[r - 1], C[r]
             k = dp[r]
             for z in range(n):
-                if C0[z] != C1[z]:
+                if C[r - 1, z] != C[r, z]:
                     du[k] = z
                     k += 1
     return dp, du
