@@ -365,7 +365,7 @@ def _mm2(AA, P, WT, b):  # pragma: no cover - compiled
     return U, R[P:]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _mm2t(AA, P, WT, b, amax, aW):  # pragma: no cover - compiled
     """``_mm2`` and the raw rounding scale |b| + amax |W| of its result (``_tol_scale``), the scale
     in the same pass over WT where the product is row-wise."""
@@ -399,19 +399,20 @@ def _extend(Uo, dUo, oi, t, dUp, C, dp, du, q, pt, relu, WT):  # pragma: no cove
     Po = oi.size
     for k in range(Po):
         i0 = oi[k]
-        Ur, dUr, Uk, dUk = U[i0], dU[i0], Uo[k], dUo[k]
         for z in range(n):
-            Ur[z] = Uk[z]
-            dUr[z] = dUk[z]
+            U[i0, z] = Uo[k, z]
+            dU[i0, z] = dUo[k, z]
         i1 = oi[k + 1] if k + 1 < Po else P
         for j in range(i0 + 1, i1):
             dt = t[j] - t[j - 1]
-            Uj, dUj, Up, dUq = U[j], dU[j], U[j - 1], dU[j - 1]
             for z in range(n):
-                Uj[z] = Up[z] + dt * dUq[z]
-                dUj[z] = dUq[z]
-            Cj, Cp, g = C[j], C[j - 1], dUp[k]
+                U[j, z] = U[j - 1, z] + dt * dU[j - 1, z]
+                dU[j, z] = dU[j - 1, z]
             for m in range(dp[j], dp[j + 1]):
                 zp = du[m]
-                _axpy(dUj, _tangent(g[zp], Cj[zp], zp, q, pt, relu) - _tangent(g[zp], Cp[zp], zp, q, pt, relu), WT[zp])
+                g = dUp[k, zp]
+                a = _tangent(g, C[j, zp], zp, q, pt, relu) - _tangent(g, C[j - 1, zp], zp, q, pt, relu)
+                if a != 0.0:  # zero terms skipped
+                    for z in range(n):
+                        dU[j, z] += a * WT[zp, z]
     return U, dU

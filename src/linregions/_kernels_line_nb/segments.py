@@ -33,7 +33,7 @@ def segment_ends(X0, X1):  # pragma: no cover - compiled
     return big, -1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _next_layer(U, dU, t, oi, merged, C, dp, du, xi, q, phi, pt, clip, relu, WT, b, aW):  # pragma: no cover - compiled
     """The next layer's pre-activations at a segment's points and their tangents on its intervals
     from this layer's: values ``U`` at all P points, codes ``C`` (with their row differences
@@ -47,21 +47,15 @@ def _next_layer(U, dU, t, oi, merged, C, dp, du, xi, q, phi, pt, clip, relu, WT,
     carry the merged kink's offset to the points after it.) With ``aW`` = |W^T| non-empty, also
     the raw rounding scale of the result (``_mm2t``)."""
     P = t.size
-    if (merged or WT.shape[0] < EXTEND_MIN_FANIN) and oi.size < P:
-        dUf = np.empty((P, dU.shape[1]))
-        for k in range(oi.size):
-            i1 = oi[k + 1] if k + 1 < oi.size else P
-            for i in range(oi[k], i1):
-                for z in range(dU.shape[1]):
-                    dUf[i, z] = dU[k, z]
-        dU, oi = dUf, np.arange(P)
-    AA, amax = _act_tangent(U, dU, C, oi, xi, q, phi, pt, clip, relu)
+    full = merged or WT.shape[0] < EXTEND_MIN_FANIN or oi.size == P
+    AA, amax = _act_tangent(U, dU, C, oi, full, xi, q, phi, pt, clip, relu)
+    R = P if full else oi.size
     if aW.size > 0:
-        Uo, dUo, tolb = _mm2t(AA, oi.size, WT, b, amax, aW)
+        Uo, dUo, tolb = _mm2t(AA, R, WT, b, amax, aW)
     else:
-        Uo, dUo = _mm2(AA, oi.size, WT, b)
+        Uo, dUo = _mm2(AA, R, WT, b)
         tolb = amax[:0]
-    if oi.size == P:
+    if full:
         return Uo, dUo, tolb
     U2, dU2 = _extend(Uo, dUo, oi, t, dU, C, dp, du, q, pt, relu, WT)
     return U2, dU2, tolb
@@ -211,14 +205,16 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
         cbuf = _reserve(cbuf, c0 + P * n)
         C = cbuf[c0:c0 + P * n].reshape((P, n))
         off[0, l + 1] = c0 + P * n
-        c_close, c_erased, flag = _states_close(U, xi, tol, hi, sw, allsw, close_factor, C)
+        dpbuf = _reserve(dpbuf, off[1, l] + P + 1)
+        dp = dpbuf[off[1, l]:off[1, l] + P + 1]
+        off[1, l + 1] = off[1, l] + P + 1
+        c_close, c_erased, flag = _states_close(U, xi, tol, hi, sw, allsw, close_factor, C, dp)
         for i in range(P):
             if flag[i]:
                 sus.append(t[i])
         n_close += c_close
         n_erased += c_erased
-        dp, du = _row_diffs(C)
-        dpbuf = _append(dpbuf, off[1], l, dp)
+        du = _row_diffs(C, dp)
         dubuf = _append(dubuf, off[2], l, du)
         for i in range(P):
             rm[l, i] = i
@@ -236,7 +232,7 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
     return t, cbuf, dpbuf, dubuf, off, rm, N, dN, n_close, n_erased, sus_a, bad
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _reserve(buf, need):  # pragma: no cover - compiled
     """``buf``, or a copy at least twice as large when it holds fewer than ``need`` items."""
     if need <= buf.size:
@@ -246,7 +242,7 @@ def _reserve(buf, need):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _append(buf, off, l, x):  # pragma: no cover - compiled
     """Write ``x`` at ``off[l]`` of ``buf`` (grown if needed), set ``off[l + 1]``; returns buf."""
     buf = _reserve(buf, off[l] + x.size)

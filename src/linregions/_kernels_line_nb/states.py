@@ -63,12 +63,12 @@ def _act(u, z, xi, q, phi, pt, clip):  # pragma: no cover - compiled
     return phi[z, j] + q[z, p] * (u - xi[j])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _W(Wf, w_off, dims, l):  # pragma: no cover - compiled
     return Wf[w_off[l]:w_off[l + 1]].reshape((dims[l], dims[l + 1]))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _Q(qf, q_off, dims, l):  # pragma: no cover - compiled
     n = dims[l + 1]
     return qf[q_off[l]:q_off[l + 1]].reshape((n, (q_off[l + 1] - q_off[l]) // n))
@@ -83,41 +83,66 @@ def _tangent(g, c, z, q, pt, relu):  # pragma: no cover - compiled
     return g if pt[z] else g * q[z, c // 2]
 
 
-@njit(cache=True, nogil=True)
-def _act_tangent(U, dU, C, oi, xi, q, phi, pt, clip, relu):  # pragma: no cover - compiled
+@njit(cache=True, nogil=True, inline="always")
+def _act_tangent(U, dU, C, oi, full, xi, q, phi, pt, clip, relu):  # pragma: no cover - compiled
     """One fused pass over the P points of a segment: ``AA = [phi(U[oi]); phi'(C[oi]) dU]``
     (2 len(oi) rows: the values at the points ``oi`` and the tangents on the intervals that start
-    there, ``dU`` having one row per point of ``oi``, for one product) and the column maxima of
-    |phi(U)| over all P points (rounding scale of the next layer). ``C`` are the layer's interval
-    state codes (the slope of the piece on each interval; on a breakpoint the slope on its left).
-    ReLU layers (``relu``): max(u, 0), the same values as the general formula."""
+    there, ``dU`` having one row per point of ``oi``, for one product), or with ``full`` the
+    values at all P points and the tangents on all intervals (2P rows; interval i lies in the
+    interval of ``dU`` that starts at the last ``oi[k] <= i``: the layer is affine there), and the
+    column maxima of |phi(U)| over all P points (rounding scale of the next layer). ``C`` are the
+    layer's interval state codes (the slope of the piece on each interval; on a breakpoint the
+    slope on its left). ReLU layers (``relu``): max(u, 0), the same values as the general formula."""
     P, n = U.shape
     Po = oi.size
-    AA = np.empty((2 * Po, n))
+    R = P if full else Po
+    AA = np.empty((2 * R, n))
     amax = np.zeros(n)
-    if relu:
-        for i in range(P):  # max(amax, max(u, 0)) = max(amax, u) as amax >= 0
-            for z in range(n):
-                amax[z] = max(amax[z], U[i, z])
-        for k in range(Po):
-            i = oi[k]
+    if relu and full:  # one pass: every point is a row
+        k = 0
+        for i in range(P):
+            while k + 1 < Po and oi[k + 1] <= i:
+                k += 1
             for z in range(n):
                 u = U[i, z]
-                AA[k, z] = u if u > 0.0 else 0.0
-                AA[Po + k, z] = dU[k, z] if C[i, z] >= 2 else 0.0
+                amax[z] = max(amax[z], u)  # max(amax, max(u, 0)) = max(amax, u) as amax >= 0
+                AA[i, z] = u if u > 0.0 else 0.0
+                AA[P + i, z] = dU[k, z] if C[i, z] >= 2 else 0.0
         return AA, amax
-    k = 0
+    if relu:
+        for i in range(P):
+            for z in range(n):
+                amax[z] = max(amax[z], U[i, z])
+        k = 0
+        for r in range(R):
+            i = r if full else oi[r]
+            if full:
+                while k + 1 < Po and oi[k + 1] <= i:
+                    k += 1
+            else:
+                k = r
+            for z in range(n):
+                u = U[i, z]
+                AA[r, z] = u if u > 0.0 else 0.0
+                AA[R + r, z] = dU[k, z] if C[i, z] >= 2 else 0.0
+        return AA, amax
+    k = -1
+    r = 0
     for i in range(P):
-        row = k < Po and oi[k] == i
+        if k + 1 < Po and oi[k + 1] == i:
+            k += 1
+            row = True
+        else:
+            row = full
         for z in range(n):
             a = _act(U[i, z], z, xi, q, phi, pt, clip)
             if row:
-                AA[k, z] = a
+                AA[r, z] = a
             amax[z] = max(amax[z], abs(a))
         if row:
             for z in range(n):
-                AA[Po + k, z] = _tangent(dU[k, z], C[i, z], z, q, pt, relu)
-            k += 1
+                AA[R + r, z] = _tangent(dU[k, z], C[i, z], z, q, pt, relu)
+            r += 1
     return AA, amax
 
 
@@ -130,7 +155,7 @@ def _all_finite(U, dU):  # pragma: no cover - compiled
     return ok
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _tolerances(tolb, xi, snap_rtol, close_factor):  # pragma: no cover - compiled
     """Snap tolerance of each (unit, breakpoint) from the scale ``tolb`` (``_tol_scale``):
     SNAP_RTOL (tolb + |xi_j|) (``tolerances.snap_scale``), and the upper end CLOSE_FACTOR^2 tol of
@@ -147,22 +172,19 @@ def _tolerances(tolb, xi, snap_rtol, close_factor):  # pragma: no cover - compil
     return tol, hi
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _crosses(D0, D1, tz):  # pragma: no cover - compiled
-    """u - xi_j beyond the tolerance on both sides of an interval, with opposite signs (tested
-    only after a sign change, which every such crossing makes)."""
-    return (D0 < 0.0) != (D1 < 0.0) and ((D0 > tz and D1 < -tz) or (D0 < -tz and D1 > tz))
-
-
 @njit(cache=True, nogil=True)
 def _strict_crossings(U, t, xi, tol, sw, allsw):  # pragma: no cover - compiled
     """Strict crossings of breakpoints inside intervals (interval i, lam, t), in the order of
     generation of the numpy engine (interval, breakpoint, unit), written in one pass into arrays
     of a few per interval; only if they overflow, counted first and written again (no growing
-    arrays in the loop, which keeps it fast)."""
+    arrays in the loop, which keeps it fast). A unit crosses xi_j strictly inside interval i when
+    u - xi_j is beyond its tolerance on both sides with opposite signs; the units of an interval
+    that do are collected without branches (each unit's index written, the count advanced by the
+    test), which pays where most intervals have several."""
     P, n = U.shape
     T = xi.size
     cap = min((P - 1) * T * n, 4 * P + 64)
+    zs = np.empty(n, np.int64)
     for attempt in range(2):
         ka = np.empty(cap, np.int64)
         ta = np.empty(cap)
@@ -176,16 +198,22 @@ def _strict_crossings(U, t, xi, tol, sw, allsw):  # pragma: no cover - compiled
                     nc += (U[i, z] - x < 0.0) != (U[i + 1, z] - x < 0.0)
                 if nc == 0:
                     continue
+                m = 0
                 for z in range(n):
                     D0 = U[i, z] - x
                     D1 = U[i + 1, z] - x
-                    if _crosses(D0, D1, tol[j, z]) and (allsw or sw[z]):
-                        if K < cap:
-                            lam = D0 / (D0 - D1)
-                            ka[K] = i
-                            la[K] = lam
-                            ta[K] = t[i] + lam * (t[i + 1] - t[i])
-                        K += 1
+                    tz = tol[j, z]
+                    zs[m] = z
+                    m += (((D0 > tz) & (D1 < -tz)) | ((D0 < -tz) & (D1 > tz))) & (allsw | sw[z])
+                for c in range(m):
+                    if K < cap:
+                        z = zs[c]
+                        D0 = U[i, z] - x
+                        lam = D0 / (D0 - (U[i + 1, z] - x))
+                        ka[K] = i
+                        la[K] = lam
+                        ta[K] = t[i] + lam * (t[i + 1] - t[i])
+                    K += 1
         if K <= cap:
             return ka[:K], ta[:K], la[:K]
         cap = K
@@ -193,7 +221,7 @@ def _strict_crossings(U, t, xi, tol, sw, allsw):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _states_close(U, xi, tol, hi, sw, allsw, close_factor, C):  # pragma: no cover - compiled
+def _states_close(U, xi, tol, hi, sw, allsw, close_factor, C, dp):  # pragma: no cover - compiled
     """State codes of one layer on the intervals, written into ``C`` (P, n) (row i:
     [t_i, t_{i+1}]; the last row 0), and the close snap decisions at the points (counts, and which
     rows have one), the decisions of ``interval_states``. A first branch-free pass marks the
@@ -203,6 +231,8 @@ def _states_close(U, xi, tol, hi, sw, allsw, close_factor, C):  # pragma: no cov
     T = xi.size
     for z in range(n):
         C[P - 1, z] = 0
+    dp[0] = 0
+    dp[1] = 0
     marks = np.zeros((P, T + 1), np.bool_)  # near (columns < T) and flag (column T), one allocation
     near = marks[:, :T]
     flag = marks[:, T]
@@ -257,30 +287,31 @@ def _states_close(U, xi, tol, hi, sw, allsw, close_factor, C):  # pragma: no cov
             for z in range(n):
                 if not sw[z]:
                     C[i, z] = 0
+        if i > 0:
+            c = 0
+            for z in range(n):
+                c += C[i - 1, z] != C[i, z]
+            dp[i + 1] = dp[i] + c
+    dp[P] = dp[P - 1]
     return n_close, n_erased, flag
 
 
 @njit(cache=True, nogil=True)
-def _row_diffs(C):  # pragma: no cover - compiled
+def _row_diffs(C, dp):  # pragma: no cover - compiled
     """The units whose state code differs between interval rows r - 1 and r of one layer's codes
     ``C`` (rows 0..R-2 are intervals, the last row is not), as CSR: ``du[dp[r]:dp[r + 1]]`` in
-    increasing order (empty for r = 0 and the last row). Two consecutive final intervals lie in
-    the same row of a layer or in consecutive rows (later layers only split intervals), so these
-    are all the comparisons the crossings pass needs, made once per layer."""
+    increasing order (empty for r = 0 and the last row), given their counts ``dp`` (from
+    ``_states_close``). Two consecutive final intervals lie in the same row of a layer or in
+    consecutive rows (later layers only split intervals), so these are all the comparisons the
+    crossings pass needs, made once per layer."""
     R, n = C.shape
-    dp = np.zeros(R + 1, np.int64)
-    for r in range(1, R - 1):
-        c = 0
-        for z in range(n):
-            c += C[r - 1, z] != C[r, z]
-        dp[r + 1] = dp[r] + c
-    dp[R] = dp[R - 1]  # R >= 2: a segment has two ends
-    du = np.empty(dp[R], np.int64)
+    du = np.empty(dp[R] + n, np.int64)  # n spare: each unit's index is written, kept if it differs
     for r in range(1, R - 1):
         if dp[r + 1] > dp[r]:
-            k = dp[r]
+            k, e = dp[r], dp[r + 1]
             for z in range(n):
-                if C[r - 1, z] != C[r, z]:
-                    du[k] = z
-                    k += 1
-    return dp, du
+                du[k] = z
+                k += C[r - 1, z] != C[r, z]
+                if k == e:
+                    break
+    return du[:dp[R]]
