@@ -64,7 +64,7 @@ def test_blocks_mm2_is_the_per_segment_product():
     for i in range(len(sizes)):
         s0, s1 = starts[i], starts[i + 1]
         P = s1 - s0
-        u, du = products._mm2(np.concatenate([A[s0:s1], dA[s0:s1]]), P, WT, b)
+        u, du = products._mm2(np.concatenate([A[s0:s1], dA[s0:s1]]), P, WT, b, np.empty(2 * P * WT.shape[1]))
         np.testing.assert_array_equal(U[s0:s1], u)
         np.testing.assert_array_equal(dU[s0:s1], du)
 
@@ -145,16 +145,18 @@ def test_segment_ends_is_the_numpy_check():
         assert zero == (int(same[0]) if same.size else -1), trial
 
 
-@pytest.mark.parametrize("P, K, N, dead", [(40, 64, 1, 0.5), (40, 64, 40, 0.5), (300, 64, 64, 0.1), (300, 64, 64, 0.5)])
+@pytest.mark.parametrize("P, K, N, dead", [(40, 64, 1, 0.5), (40, 64, 40, 0.5), (300, 64, 64, 0.1), (300, 64, 64, 0.5),
+                                           (300, 64, 64, 1.0)])
 def test_mm2_with_and_without_dead_columns(P, K, N, dead):
     """``_mm2`` on products below ``DROP_MIN_WORK`` (dead columns kept) and above it
-    with few and many dead columns (left out above ``1 - DROP_LIVE_FRACTION``): numpy's product
-    to rounding."""
+    with few and many dead columns (left out above ``1 - DROP_LIVE_FRACTION``), and all of them
+    dead: numpy's product to rounding, written over a larger output buffer full of NaN (every
+    entry of the result is written)."""
     rng = np.random.default_rng(N + P)
     AA = rng.normal(size=(2 * P, K))
     AA[:, rng.random(K) < dead] = 0.0
     WT, b = rng.normal(size=(K, N)), rng.normal(size=N)
-    U, dU = products._mm2(AA, P, WT, b)
+    U, dU = products._mm2(AA, P, WT, b, np.full(2 * P * N + 7, np.nan))
     np.testing.assert_allclose(U, AA[:P] @ WT + b, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dU, AA[P:] @ WT, rtol=1e-12, atol=1e-12)
 

@@ -283,7 +283,7 @@ def blocks_mm2(A, dA, WT, b, starts):  # pragma: no cover - compiled
         AA = np.empty((2 * P, A.shape[1]))
         AA[:P] = A[s0:s1]
         AA[P:] = dA[s0:s1]
-        u, du = _mm2(AA, P, WT, b)
+        u, du = _mm2(AA, P, WT, b, np.empty(2 * P * N))
         U[s0:s1] = u
         dU[s0:s1] = du
     rows = np.nonzero(short)[0]
@@ -323,9 +323,10 @@ DROP_LIVE_FRACTION = 0.75
 
 
 @njit(cache=True, nogil=True)
-def _mm2(AA, P, WT, b):  # pragma: no cover - compiled
+def _mm2(AA, P, WT, b, out):  # pragma: no cover - compiled
     """(A @ WT + b, dA @ WT) for AA = [A; dA] (2P rows of one segment) in one product; the
-    two results are row blocks of one array (no copies). Columns of AA that are zero on every row
+    two results are row blocks of one array (no copies), written into the buffer ``out`` (at least
+    2P N entries) unless the product is row-wise. Columns of AA that are zero on every row
     (units off on the whole segment, e.g. ReLU) are left out of the product where that pays
     (``DROP_MIN_WORK``, ``DROP_LIVE_FRACTION``): the result depends only on the segment's own
     rows. Short segments on large layers: the fixed-order row-wise kernel (``_rowwise``)."""
@@ -334,8 +335,9 @@ def _mm2(AA, P, WT, b):  # pragma: no cover - compiled
         return R[:P], R[P:]
     M, K = AA.shape
     N = WT.shape[1]
+    R = out[:M * N].reshape((M, N))
     if M * K * N < DROP_MIN_WORK:
-        R = AA @ WT
+        np.dot(AA, WT, R)
         U = R[:P]
         for i in range(P):
             for j in range(N):
@@ -343,21 +345,23 @@ def _mm2(AA, P, WT, b):  # pragma: no cover - compiled
         return U, R[P:]
     live = np.zeros(K, np.bool_)
     for i in range(M):
-        Ai = AA[i]
         for k in range(K):
-            live[k] |= Ai[k] != 0.0
+            live[k] |= AA[i, k] != 0.0
     cols = np.nonzero(live)[0]
-    if cols.size <= DROP_LIVE_FRACTION * K:
+    if cols.size == 0:
+        R[:] = 0.0
+    elif cols.size <= DROP_LIVE_FRACTION * K:
         A2 = np.empty((M, cols.size))
-        W2 = np.empty((cols.size, WT.shape[1]))
+        W2 = np.empty((cols.size, N))
         for c in range(cols.size):
-            W2[c] = WT[cols[c]]
+            for j in range(N):
+                W2[c, j] = WT[cols[c], j]
         for i in range(M):
             for c in range(cols.size):
                 A2[i, c] = AA[i, cols[c]]
-        R = A2 @ W2 if cols.size > 0 else np.zeros((M, WT.shape[1]))
+        np.dot(A2, W2, R)
     else:
-        R = AA @ WT
+        np.dot(AA, WT, R)
     U = R[:P]
     for i in range(P):
         for j in range(U.shape[1]):
@@ -366,13 +370,13 @@ def _mm2(AA, P, WT, b):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _mm2t(AA, P, WT, b, amax, aW):  # pragma: no cover - compiled
+def _mm2t(AA, P, WT, b, amax, aW, out):  # pragma: no cover - compiled
     """``_mm2`` and the raw rounding scale |b| + amax |W| of its result (``_tol_scale``), the scale
     in the same pass over WT where the product is row-wise."""
     if _rowwise(P, WT):
         R, tolb = _rowwise_tol(AA, WT, b, P, amax)
         return R[:P], R[P:], tolb
-    U, dU = _mm2(AA, P, WT, b)
+    U, dU = _mm2(AA, P, WT, b, out)
     return U, dU, _tol_scale(amax, aW, b)
 
 

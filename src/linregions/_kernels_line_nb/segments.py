@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 from .._kernels_line import EXTEND_MIN_FANIN
 from .products import _extend, _first_layer, _mm2, _mm2t
-from .states import _Q, _W, _act_tangent, _all_finite, _row_diffs, _states_close, _strict_crossings, _tolerances
+from .states import _Q, _W, _act_tangent, _all_finite, _reserve, _row_diffs, _states_close, _strict_crossings, _tolerances
 
 
 @njit(cache=True, nogil=True)
@@ -34,7 +34,7 @@ def segment_ends(X0, X1):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _next_layer(U, dU, t, oi, merged, C, dp, du, xi, q, phi, pt, clip, relu, WT, b, aW):  # pragma: no cover - compiled
+def _next_layer(U, dU, t, oi, merged, C, dp, du, xi, q, phi, pt, clip, relu, WT, b, aW, fb, parity):  # pragma: no cover - compiled
     """The next layer's pre-activations at a segment's points and their tangents on its intervals
     from this layer's: values ``U`` at all P points, codes ``C`` (with their row differences
     ``dp``, ``du``) on all intervals, and tangents ``dU`` on the intervals as they were before this
@@ -45,15 +45,23 @@ def _next_layer(U, dU, t, oi, merged, C, dp, du, xi, q, phi, pt, clip, relu, WT,
     all points else. (A merged crossing leaves a kink within ``T_MERGE`` of a point that the codes
     do not show; the product evaluates the activations at each point itself, the extension would
     carry the merged kink's offset to the points after it.) With ``aW`` = |W^T| non-empty, also
-    the raw rounding scale of the result (``_mm2t``)."""
+    the raw rounding scale of the result (``_mm2t``).
+
+    Scratch space comes from the float buffers ``fb`` (grown as needed, kept from segment to
+    segment: allocations were a seventh of the time on 32-wide nets): the activations and tangents
+    in ``fb[0]``, the product in ``fb[1 + parity]`` (layers alternate, as the extension reads the
+    previous layer's tangents while it writes the next)."""
     P = t.size
     full = merged or WT.shape[0] < EXTEND_MIN_FANIN or oi.size == P
-    AA, amax = _act_tangent(U, dU, C, oi, full, xi, q, phi, pt, clip, relu)
     R = P if full else oi.size
+    n, N = WT.shape
+    fb[0] = _reserve(fb[0], (2 * R + 1) * n)
+    fb[1 + parity] = _reserve(fb[1 + parity], 2 * R * N)
+    AA, amax = _act_tangent(U, dU, C, oi, full, xi, q, phi, pt, clip, relu, fb[0])
     if aW.size > 0:
-        Uo, dUo, tolb = _mm2t(AA, R, WT, b, amax, aW)
+        Uo, dUo, tolb = _mm2t(AA, R, WT, b, amax, aW, fb[1 + parity])
     else:
-        Uo, dUo = _mm2(AA, R, WT, b)
+        Uo, dUo = _mm2(AA, R, WT, b, fb[1 + parity])
         tolb = amax[:0]
     if full:
         return Uo, dUo, tolb
@@ -68,7 +76,8 @@ INSERTION_SORT_MAX = 64
 
 @njit(cache=True, nogil=True)
 def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off,
-                swf, ptf, clipf, code_off, reluf, snap_rtol, t_merge, close_factor, cbuf, dpbuf, dubuf):  # pragma: no cover - compiled
+                swf, ptf, clipf, code_off, reluf, snap_rtol, t_merge, close_factor, cbuf, dpbuf, dubuf, fb, ib,
+                bb):  # pragma: no cover - compiled
     """The layer loop of ``linregions.line._partition_chunk`` for one segment, compiled (same
     algorithm, same tolerances; see there). Returns t (P,), the state codes of each layer as
     computed (on the intervals of that time) and the units whose code differs between consecutive
@@ -113,13 +122,16 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
             U, dU, tolb = _next_layer(U, dU, t, oi, merged, C, dp, du, xif[xi_off[l - 1]:xi_off[l]],
                                       _Q(qf, q_off, dims, l - 1), _Q(phif, phi_off, dims, l - 1),
                                       ptf[code_off[l - 1]:code_off[l]], clipf[l - 1], reluf[l - 1],
-                                      _W(Wf, w_off, dims, l), bl, _W(aWf, w_off, dims, l))
-        oi = np.arange(P)  # the points before this layer's insertions (where the next product runs)
+                                      _W(Wf, w_off, dims, l), bl, _W(aWf, w_off, dims, l), fb, l % 2)
+        ib[1] = _reserve(ib[1], P)
+        oi = ib[1][:P]  # the points before this layer's insertions (where the next product runs)
+        for i in range(P):
+            oi[i] = i
         if not _all_finite(U, dU):
             bad = l
             break
         tol, hi = _tolerances(tolb, xi, snap_rtol, close_factor)
-        ka, ta, la = _strict_crossings(U, t, xi, tol, sw, allsw)
+        ka, ta, la = _strict_crossings(U, t, xi, tol, sw, allsw, ib, fb)
         K = ka.size
         if K > 0:
             # sort by t within each interval (ka is already non-decreasing)
@@ -143,7 +155,9 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                         ta[m + 1] = tc
                         la[m + 1] = lc
                 s0 = s1
-            flags = np.zeros((3, K), np.bool_)
+            bb[0] = _reserve(bb[0], 3 * K)
+            flags = bb[0][:3 * K].reshape((3, K))
+            flags[:] = False
             keep, first, sel = flags[0], flags[1], flags[2]
             for c in range(K):
                 k = ka[c]
@@ -175,7 +189,8 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
             if Kn > 0:
                 n = U.shape[1]
                 t2 = np.empty(P + Kn)
-                U2 = np.empty((P + Kn, n))
+                fb[3] = _reserve(fb[3], (P + Kn) * n)  # U is never in fb[3] here (a product or layer 0)
+                U2 = fb[3][:(P + Kn) * n].reshape((P + Kn, n))
                 rm2 = np.empty((d, P + Kn), np.int64)
                 r = 0
                 c = 0
@@ -208,14 +223,17 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
         dpbuf = _reserve(dpbuf, off[1, l] + P + 1)
         dp = dpbuf[off[1, l]:off[1, l] + P + 1]
         off[1, l + 1] = off[1, l] + P + 1
-        c_close, c_erased, flag = _states_close(U, xi, tol, hi, sw, allsw, close_factor, C, dp)
+        c_close, c_erased, flag = _states_close(U, xi, tol, hi, sw, allsw, close_factor, C, dp, bb)
         for i in range(P):
             if flag[i]:
                 sus.append(t[i])
         n_close += c_close
         n_erased += c_erased
-        du = _row_diffs(C, dp)
-        dubuf = _append(dubuf, off[2], l, du)
+        dubuf = _reserve(dubuf, off[2, l] + dp[P] + n)
+        du = dubuf[off[2, l]:off[2, l] + dp[P] + n]
+        _row_diffs(C, dp, du)
+        du = du[:dp[P]]
+        off[2, l + 1] = off[2, l] + dp[P]
         for i in range(P):
             rm[l, i] = i
     P = t.size
@@ -228,28 +246,8 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
     N, dN, _ = _next_layer(U, dU, t, oi, merged, C, dp, du, xif[xi_off[d - 1]:xi_off[d]],
                            _Q(qf, q_off, dims, d - 1), _Q(phif, phi_off, dims, d - 1), ptf[code_off[d - 1]:code_off[d]],
                            clipf[d - 1], reluf[d - 1], _W(Wf, w_off, dims, d), bf[b_off[d]:b_off[d + 1]],
-                           np.empty((0, 0)))
+                           np.empty((0, 0)), fb, d % 2)
     return t, cbuf, dpbuf, dubuf, off, rm, N, dN, n_close, n_erased, sus_a, bad
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _reserve(buf, need):  # pragma: no cover - compiled
-    """``buf``, or a copy at least twice as large when it holds fewer than ``need`` items."""
-    if need <= buf.size:
-        return buf
-    out = np.empty(max(need, 2 * buf.size), buf.dtype)
-    out[:buf.size] = buf
-    return out
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _append(buf, off, l, x):  # pragma: no cover - compiled
-    """Write ``x`` at ``off[l]`` of ``buf`` (grown if needed), set ``off[l + 1]``; returns buf."""
-    buf = _reserve(buf, off[l] + x.size)
-    for k in range(x.size):
-        buf[off[l] + k] = x[k]
-    off[l + 1] = off[l] + x.size
-    return buf
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -431,10 +429,13 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
     cbuf = np.empty(64 * ntot, np.int16)  # flat per-layer buffers of _layer_loop, reused
     dpbuf = np.empty(64 * dims.size, np.int64)
     dubuf = np.empty(64 * dims.size, np.int64)
+    fb = [np.empty(0) for _ in range(5)]  # scratch of the layer loop, reused (see _next_layer)
+    ib = [np.empty(0, np.int64) for _ in range(2)]
+    bb = [np.empty(0, np.bool_) for _ in range(2)]
     for i in range(S):
         t, cbuf, dpbuf, dubuf, off, rm, N, dN, c, e, s, bad = _layer_loop(
             X0[i], X1[i], Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off, phif, phi_off, swf, ptf,
-            clipf, code_off, reluf, snap_rtol, t_merge, close_factor, cbuf, dpbuf, dubuf)
+            clipf, code_off, reluf, snap_rtol, t_merge, close_factor, cbuf, dpbuf, dubuf, fb, ib, bb)
         if bad >= 0:
             e0 = np.zeros(0, np.int64)
             return (np.zeros(0), np.zeros((4, 0), np.int64), np.zeros(0, np.bool_), np.zeros((0, n_out)),

@@ -6,6 +6,16 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _reserve(buf, need):  # pragma: no cover - compiled
+    """``buf``, or a copy at least twice as large when it holds fewer than ``need`` items."""
+    if need <= buf.size:
+        return buf
+    out = np.empty(max(need, 2 * buf.size), buf.dtype)
+    out[:buf.size] = buf
+    return out
+
+
 @njit(cache=True, nogil=True)
 def interval_states(U, same, xi, tolb, sw, snap_rtol, close_factor):  # pragma: no cover - compiled
     """``linregions.line.core._interval_states`` in one pass (same decisions): state codes of the
@@ -84,7 +94,7 @@ def _tangent(g, c, z, q, pt, relu):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _act_tangent(U, dU, C, oi, full, xi, q, phi, pt, clip, relu):  # pragma: no cover - compiled
+def _act_tangent(U, dU, C, oi, full, xi, q, phi, pt, clip, relu, buf):  # pragma: no cover - compiled
     """One fused pass over the P points of a segment: ``AA = [phi(U[oi]); phi'(C[oi]) dU]``
     (2 len(oi) rows: the values at the points ``oi`` and the tangents on the intervals that start
     there, ``dU`` having one row per point of ``oi``, for one product), or with ``full`` the
@@ -92,12 +102,14 @@ def _act_tangent(U, dU, C, oi, full, xi, q, phi, pt, clip, relu):  # pragma: no 
     interval of ``dU`` that starts at the last ``oi[k] <= i``: the layer is affine there), and the
     column maxima of |phi(U)| over all P points (rounding scale of the next layer). ``C`` are the
     layer's interval state codes (the slope of the piece on each interval; on a breakpoint the
-    slope on its left). ReLU layers (``relu``): max(u, 0), the same values as the general formula."""
+    slope on its left). ReLU layers (``relu``): max(u, 0), the same values as the general formula.
+    Both are written into ``buf`` (at least (2 R + 1) n entries, R the number of rows)."""
     P, n = U.shape
     Po = oi.size
     R = P if full else Po
-    AA = np.empty((2 * R, n))
-    amax = np.zeros(n)
+    AA = buf[:2 * R * n].reshape((2 * R, n))
+    amax = buf[2 * R * n:(2 * R + 1) * n]
+    amax[:] = 0.0
     if relu and full:  # one pass: every point is a row
         k = 0
         for i in range(P):
@@ -148,10 +160,14 @@ def _act_tangent(U, dU, C, oi, full, xi, q, phi, pt, clip, relu):  # pragma: no 
 
 @njit(cache=True, nogil=True)
 def _all_finite(U, dU):  # pragma: no cover - compiled
+    """Whether every entry of U and dU is finite (not inf, not NaN), without branches."""
     ok = True
     for i in range(U.shape[0]):
         for z in range(U.shape[1]):
-            ok = ok and abs(U[i, z]) < np.inf and abs(dU[i, z]) < np.inf
+            ok &= abs(U[i, z]) < np.inf
+    for i in range(dU.shape[0]):
+        for z in range(dU.shape[1]):
+            ok &= abs(dU[i, z]) < np.inf
     return ok
 
 
@@ -173,22 +189,24 @@ def _tolerances(tolb, xi, snap_rtol, close_factor):  # pragma: no cover - compil
 
 
 @njit(cache=True, nogil=True)
-def _strict_crossings(U, t, xi, tol, sw, allsw):  # pragma: no cover - compiled
+def _strict_crossings(U, t, xi, tol, sw, allsw, ib, fb):  # pragma: no cover - compiled
     """Strict crossings of breakpoints inside intervals (interval i, lam, t), in the order of
     generation of the numpy engine (interval, breakpoint, unit), written in one pass into arrays
     of a few per interval; only if they overflow, counted first and written again (no growing
     arrays in the loop, which keeps it fast). A unit crosses xi_j strictly inside interval i when
     u - xi_j is beyond its tolerance on both sides with opposite signs; the units of an interval
     that do are collected without branches (each unit's index written, the count advanced by the
-    test), which pays where most intervals have several."""
+    test), which pays where most intervals have several. The arrays are views of the scratch
+    buffers ``ib[0]`` and ``fb[4]`` (grown as needed)."""
     P, n = U.shape
     T = xi.size
     cap = min((P - 1) * T * n, 4 * P + 64)
-    zs = np.empty(n, np.int64)
     for attempt in range(2):
-        ka = np.empty(cap, np.int64)
-        ta = np.empty(cap)
-        la = np.empty(cap)
+        ib[0] = _reserve(ib[0], cap + n)
+        fb[4] = _reserve(fb[4], 2 * cap)
+        cap = min(ib[0].size - n, fb[4].size // 2)
+        ka, zs = ib[0][:cap], ib[0][cap:cap + n]
+        ta, la = fb[4][:cap], fb[4][cap:2 * cap]
         K = 0
         for i in range(P - 1):
             for j in range(T):
@@ -221,7 +239,7 @@ def _strict_crossings(U, t, xi, tol, sw, allsw):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _states_close(U, xi, tol, hi, sw, allsw, close_factor, C, dp):  # pragma: no cover - compiled
+def _states_close(U, xi, tol, hi, sw, allsw, close_factor, C, dp, bb):  # pragma: no cover - compiled
     """State codes of one layer on the intervals, written into ``C`` (P, n) (row i:
     [t_i, t_{i+1}]; the last row 0), and the close snap decisions at the points (counts, and which
     rows have one), the decisions of ``interval_states``. A first branch-free pass marks the
@@ -233,7 +251,8 @@ def _states_close(U, xi, tol, hi, sw, allsw, close_factor, C, dp):  # pragma: no
         C[P - 1, z] = 0
     dp[0] = 0
     dp[1] = 0
-    marks = np.zeros((P, T + 1), np.bool_)  # near (columns < T) and flag (column T), one allocation
+    bb[1] = _reserve(bb[1], P * (T + 1))
+    marks = bb[1][:P * (T + 1)].reshape((P, T + 1))  # near (columns < T) and flag (column T), all written
     near = marks[:, :T]
     flag = marks[:, T]
     for i in range(P):
@@ -297,15 +316,15 @@ def _states_close(U, xi, tol, hi, sw, allsw, close_factor, C, dp):  # pragma: no
 
 
 @njit(cache=True, nogil=True)
-def _row_diffs(C, dp):  # pragma: no cover - compiled
+def _row_diffs(C, dp, du):  # pragma: no cover - compiled
     """The units whose state code differs between interval rows r - 1 and r of one layer's codes
     ``C`` (rows 0..R-2 are intervals, the last row is not), as CSR: ``du[dp[r]:dp[r + 1]]`` in
     increasing order (empty for r = 0 and the last row), given their counts ``dp`` (from
-    ``_states_close``). Two consecutive final intervals lie in the same row of a layer or in
+    ``_states_close``), written into ``du`` (n spare entries at its end: each unit's index is
+    written, kept if it differs). Two consecutive final intervals lie in the same row of a layer or in
     consecutive rows (later layers only split intervals), so these are all the comparisons the
     crossings pass needs, made once per layer."""
     R, n = C.shape
-    du = np.empty(dp[R] + n, np.int64)  # n spare: each unit's index is written, kept if it differs
     for r in range(1, R - 1):
         if dp[r + 1] > dp[r]:
             k, e = dp[r], dp[r + 1]
@@ -314,4 +333,3 @@ def _row_diffs(C, dp):  # pragma: no cover - compiled
                 k += C[r - 1, z] != C[r, z]
                 if k == e:
                     break
-    return du[:dp[R]]
