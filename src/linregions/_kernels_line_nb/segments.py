@@ -312,15 +312,15 @@ def _finish(t, cbuf, dpbuf, dubuf, off, rm, N, dN, Wf, w_off, dims, code_off, op
     for j in range(n_out):
         sl[0, j] = dN[0, j]
         sl[0, n_out + j] = N[0, j] - dN[0, j] * t[0]
-    R = np.empty(ntot, np.bool_)
-    G = np.empty(ntot, np.bool_)
-    uni = np.zeros(d, np.bool_)  # R of layer l is the one value rv[l] for all its units
-    rv = np.zeros(d, np.bool_)
+    marks = np.zeros(2 * ntot + 2 * d + M, np.bool_)  # one allocation for R, G, uni, rv and unc
+    R, G = marks[:ntot], marks[ntot:2 * ntot]
+    uni = marks[2 * ntot:2 * ntot + d]  # R of layer l is the one value rv[l] for all its units
+    rv = marks[2 * ntot + d:2 * ntot + 2 * d]
+    unc = marks[2 * ntot + 2 * d:]
     o = code_off[d - 1]
     for z in range(dims[d]):
         R[o + z] = reach_out[z]
     diff = np.empty((1, n_out))
-    unc = np.zeros(M, np.bool_)
     m = 0
     c = 0
     for p in range(1, P - 1):
