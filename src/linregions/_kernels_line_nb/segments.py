@@ -275,7 +275,7 @@ JUMP_MARGIN = 1e-9
 
 @njit(cache=True, nogil=True)
 def _finish(t, cbuf, dpbuf, dubuf, off, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall, bound,
-            slope_rtol, close_factor):  # pragma: no cover - compiled
+            slope_rtol, close_factor, of, oc, og, m0, c0, seg):  # pragma: no cover - compiled
     """The crossings of one segment from its layer loop (``line.core._partition_chunk`` after the
     layers: ``_records``, ``_goodness``, the clear cases of ``_slope_jumps``, the kept points and
     intervals), in its order: kept points (where some neuron's code differs on the two intervals
@@ -286,7 +286,15 @@ def _finish(t, cbuf, dpbuf, dubuf, off, rm, N, dN, Wf, w_off, dims, code_off, op
     (``JUMP_MARGIN``): their index, the slopes on both sides and the codes of both intervals, for
     the exact numpy decision. Only layers whose row map differs across a point have units whose
     code differs there (the others have one source row); those units are read off the layer's
-    row differences (``_row_diffs``), so no code is compared here."""
+    row differences (``_row_diffs``), so no code is compared here.
+
+    The kept points, crossings, goodness, slopes and intercepts are written straight into the
+    chunk's outputs (grown as needed): t into ``of[0]`` from ``m0``, slopes and intercepts into
+    ``of[1]`` and ``of[2]`` from row ``m0 + seg`` (``seg``: the segment's index in the chunk, which
+    has one more interval than kept points), the crossings' point index (in the chunk), layer,
+    unit and breakpoint into ``oc[0..3]`` and their goodness into ``og[0]`` from ``c0``. Returns
+    the numbers of kept points and crossings and the uncertain slope jumps (index among this
+    segment's kept points, slopes and codes on both sides)."""
     P = t.size
     d = rm.shape[0]
     n_out = N.shape[1]
@@ -304,14 +312,19 @@ def _finish(t, cbuf, dpbuf, dubuf, off, rm, N, dN, Wf, w_off, dims, code_off, op
         if c > 0:
             M += 1
             n_rec += c
-    tk = np.empty(M)
-    rec = np.empty((4, n_rec), np.int64)  # point index, layer, unit, breakpoint
-    cp, ly, un, bp = rec[0], rec[1], rec[2], rec[3]
-    good = np.empty(n_rec, np.bool_)
-    sl = np.empty((M + 1, 2 * n_out))  # slopes, intercepts
+    of[0] = _reserve(of[0], m0 + M)
+    r0 = m0 + seg  # the row of this segment's first interval among the chunk's slopes
+    of[1] = _reserve(of[1], (r0 + M + 1) * n_out)
+    of[2] = _reserve(of[2], (r0 + M + 1) * n_out)
+    for r in range(4):
+        oc[r] = _reserve(oc[r], c0 + n_rec)
+    og[0] = _reserve(og[0], c0 + n_rec)
+    tk, slo, ic = of[0][m0:m0 + M], of[1][r0 * n_out:(r0 + M + 1) * n_out], of[2][r0 * n_out:(r0 + M + 1) * n_out]
+    cp, ly, un, bp = oc[0][c0:c0 + n_rec], oc[1][c0:c0 + n_rec], oc[2][c0:c0 + n_rec], oc[3][c0:c0 + n_rec]
+    good = og[0][c0:c0 + n_rec]
     for j in range(n_out):
-        sl[0, j] = dN[0, j]
-        sl[0, n_out + j] = N[0, j] - dN[0, j] * t[0]
+        slo[j] = dN[0, j]
+        ic[j] = N[0, j] - dN[0, j] * t[0]
     marks = np.zeros(2 * ntot + 2 * d + M, np.bool_)  # one allocation for R, G, uni, rv and unc
     R, G = marks[:ntot], marks[ntot:2 * ntot]
     uni = marks[2 * ntot:2 * ntot + d]  # R of layer l is the one value rv[l] for all its units
@@ -337,7 +350,7 @@ def _finish(t, cbuf, dpbuf, dubuf, off, rm, N, dN, Wf, w_off, dims, code_off, op
             for k in range(dpbuf[off[1, l] + r1], dpbuf[off[1, l] + r1 + 1]):
                 z = dubuf[o2 + k]
                 a, b = np.int64(cbuf[b0 + z]), np.int64(cbuf[b1 + z])
-                cp[c] = m
+                cp[c] = m0 + m
                 ly[c] = l
                 un[c] = z
                 bp[c] = (a - 1) // 2 if a % 2 == 1 else ((b - 1) // 2 if b % 2 == 1 else min(a, b) // 2)
@@ -379,8 +392,8 @@ def _finish(t, cbuf, dpbuf, dubuf, off, rm, N, dN, Wf, w_off, dims, code_off, op
         unc[m] = not _vnorm(diff, 0) > thr + JUMP_MARGIN * thr
         m += 1
         for j in range(n_out):
-            sl[m, j] = dN[p, j]
-            sl[m, n_out + j] = N[p, j] - dN[p, j] * t[p]
+            slo[m * n_out + j] = dN[p, j]
+            ic[m * n_out + j] = N[p, j] - dN[p, j] * t[p]
     # the uncertain points: index, both slopes, both intervals' codes
     ui = np.nonzero(unc)[0]
     K = ui.size
@@ -397,7 +410,7 @@ def _finish(t, cbuf, dpbuf, dubuf, off, rm, N, dN, Wf, w_off, dims, code_off, op
                 for z in range(dims[l + 1]):
                     clr[k, code_off[l] + z] = cbuf[b0 + z]
                     clr[K + k, code_off[l] + z] = cbuf[b1 + z]
-    return tk, rec, good, sl, ui, dlr, clr
+    return M, n_rec, ui, dlr, clr
 
 
 @njit(cache=True, nogil=True)
@@ -417,10 +430,11 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
     n_out = dims[-1]
     ntot = code_off[-1]
     cnt = np.zeros((6, S), np.int64)
-    tks = [np.empty(0) for _ in range(0)]
-    recs = [np.empty((4, 0), np.int64) for _ in range(0)]
-    goods = [np.empty(0, np.bool_) for _ in range(0)]
-    sls = [np.empty((0, 2)) for _ in range(0)]
+    of = [np.empty(0) for _ in range(3)]  # outputs written by _finish: t, slopes, intercepts
+    oc = [np.empty(0, np.int64) for _ in range(4)]  # crossings: point, layer, unit, breakpoint
+    og = [np.empty(0, np.bool_) for _ in range(1)]  # their goodness
+    pt_off = np.zeros(S + 1, np.int64)
+    cr_off = np.zeros(S + 1, np.int64)
     uis = [np.empty(0, np.int64) for _ in range(0)]
     dlrs = [np.empty((0, 2)) for _ in range(0)]
     clrs = [np.empty((0, 2), np.int16) for _ in range(0)]
@@ -443,26 +457,25 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
                     np.zeros((0, ntot), np.int16), i, bad, bad_out)
         if bad_out < 0 and not _all_finite(N, dN):
             bad_out = i
-        tk, rec, good, sl, ui, dlr, clr = _finish(
+        m, nc, ui, dlr, clr = _finish(
             t, cbuf, dpbuf, dubuf, off, rm, N, dN, Wf, w_off, dims, code_off, opens, reach_out, nzall,
-            c_bound * _vnorm(X1[i:i + 1] - X0[i:i + 1], 0), slope_rtol, close_factor)
-        tks.append(tk)
-        recs.append(rec)
-        goods.append(good)
-        sls.append(sl)
+            c_bound * _vnorm(X1[i:i + 1] - X0[i:i + 1], 0), slope_rtol, close_factor, of, oc, og, pt_off[i],
+            cr_off[i], i)
+        pt_off[i + 1] = pt_off[i] + m
+        cr_off[i + 1] = cr_off[i] + nc
         uis.append(ui)
         dlrs.append(dlr)
         clrs.append(clr)
         sus.append(s)
-        cnt[0, i], cnt[1, i], cnt[2, i], cnt[3, i], cnt[4, i], cnt[5, i] = tk.size, good.size, c, e, s.size, ui.size
+        cnt[0, i], cnt[1, i], cnt[2, i], cnt[3, i], cnt[4, i], cnt[5, i] = m, nc, c, e, s.size, ui.size
     M, C, Q, K = int(cnt[0].sum()), int(cnt[1].sum()), int(cnt[4].sum()), int(cnt[5].sum())
-    tk_a = np.empty(M)
+    tk_a = of[0][:M]
     rec_a = np.empty((4, C), np.int64)
-    good_a = np.empty(C, np.bool_)
-    slope_a = np.empty((M + S, n_out))
-    icpt_a = np.empty((M + S, n_out))
-    pt_off = np.zeros(S + 1, np.int64)
-    cr_off = np.zeros(S + 1, np.int64)
+    for r in range(4):
+        rec_a[r] = oc[r][:C]
+    good_a = og[0][:C]
+    slope_a = of[1][:(M + S) * n_out].reshape((M + S, n_out))
+    icpt_a = of[2][:(M + S) * n_out].reshape((M + S, n_out))
     ui_a = np.empty(K, np.int64)
     dlr_a = np.empty((2 * K, n_out))
     clr_a = np.empty((2 * K, ntot), np.int16)
@@ -471,12 +484,6 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
     m0, c0, q0, k0 = 0, 0, 0, 0
     for i in range(S):
         m, c, q, k = cnt[0, i], cnt[1, i], cnt[4, i], cnt[5, i]
-        tk_a[m0:m0 + m] = tks[i]
-        rec_a[:, c0:c0 + c] = recs[i]
-        rec_a[0, c0:c0 + c] += m0
-        good_a[c0:c0 + c] = goods[i]
-        slope_a[m0 + i:m0 + i + m + 1] = sls[i][:, :n_out]
-        icpt_a[m0 + i:m0 + i + m + 1] = sls[i][:, n_out:]
         ui_a[k0:k0 + k] = uis[i] + m0
         dlr_a[k0:k0 + k] = dlrs[i][:k]
         dlr_a[K + k0:K + k0 + k] = dlrs[i][k:]
@@ -485,7 +492,5 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
         sus_a[q0:q0 + q] = sus[i]
         sus_seg[q0:q0 + q] = i
         m0, c0, q0, k0 = m0 + m, c0 + c, q0 + q, k0 + k
-        pt_off[i + 1] = m0
-        cr_off[i + 1] = c0
     return (tk_a, rec_a, good_a, slope_a, icpt_a, pt_off, cr_off, cnt, sus_seg, sus_a, ui_a, dlr_a, clr_a, -1, -1,
             bad_out)
