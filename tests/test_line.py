@@ -426,13 +426,18 @@ def test_results_do_not_depend_on_the_other_segments(widths):
     """BLAS rounds a row differently depending on the other rows of the product (an edge kernel
     for the last row of an odd block, gemv for a single row); every product of the engine is
     row-invariant per segment, so batching never changes a segment's result, bit for bit. The
-    two widths exercise the compiled kernel and the per-segment BLAS path."""
+    two widths exercise the compiled kernel and the per-segment BLAS path. The compiled kernel
+    reuses its scratch buffers from segment to segment (grown as needed), so the batch is also
+    run in reverse order: a segment then follows longer or shorter ones than before."""
     rng = np.random.default_rng(21)
     net = random_mlp(7, widths, 3, biases=Normal(std=0.2), seed=rng)
     X0, X1 = rng.normal(size=(7, 7)), rng.normal(size=(7, 7))
+    X1[2] = X0[2] + 1e-3 * X1[2]  # a short segment among long ones
     batch = lines(net, X0, X1)
-    for i in (0, 3, 6):
-        for other in (lines(net, X0[i], X1[i]), lines(net, X0[[i, 5]], X1[[i, 5]])[0], line(net, X0[i], X1[i])):
+    reverse = lines(net, X0[::-1], X1[::-1])
+    for i in (0, 2, 3, 6):
+        for other in (lines(net, X0[i], X1[i]), lines(net, X0[[i, 5]], X1[[i, 5]])[0], line(net, X0[i], X1[i]),
+                      reverse[6 - i]):
             single = other if isinstance(other, LinePartition) else other[0]
             for f in ("t", "linear", "crossing_point", "layer", "unit", "breakpoint", "good", "slopes", "intercepts"):
                 np.testing.assert_array_equal(getattr(batch[i], f), getattr(single, f), err_msg=f)

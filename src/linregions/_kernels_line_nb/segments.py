@@ -95,7 +95,14 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
     Each layer's codes are kept as computed, with a row map per layer updated at insertions (no
     copy of all layers' codes at every insertion). Hot loops index 2D arrays directly rather than
     through row views, and per-layer results live in flat buffers rather than lists: every view
-    or list item costs an atomic reference count in numba (a quarter of the time on 32-wide nets)."""
+    or list item costs an atomic reference count in numba (a quarter of the time on 32-wide nets).
+
+    Scratch buffers of the chunk (lists, so that a grown buffer replaces its slot; nothing in
+    them outlives the step that uses it): ``fb[0]`` the activations and tangents of a product,
+    ``fb[1]``/``fb[2]`` the products of even/odd layers (``_next_layer``), ``fb[3]`` the values
+    after an insertion (never the values it reads: those are a product or layer 0's), ``fb[4]``
+    and ``ib[0]`` the crossings (``_strict_crossings``), ``ib[1]`` the map ``oi``, ``bb[0]`` the
+    merge flags, ``bb[1]`` the near marks (``_states_close``)."""
     d = xi_off.size - 1
     t = np.empty(2)
     t[0], t[1] = 0.0, 1.0
@@ -420,9 +427,9 @@ def segments_line(X0, X1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_of
     """Exact partitions of the segments [X0[i], X1[i]], each on its own (``_layer_loop`` then
     ``_finish``; ``opens``, ``reach_out``, ``nzall``: ``line.core._finish_params``;
     ``c_bound |X1[i] - X0[i]|``: the a-priori rounding floor of slope jumps on segment i), results
-    concatenated as ``line.core._partition_chunk`` returns them: kept t, crossings (rows: point
-    index in the chunk, layer, unit, breakpoint) and their goodness, slopes and intercepts of the
-    kept intervals side by side, counts per segment (rows: kept points, crossings, close and
+    segment after segment as ``line.core._partition_chunk`` returns them: kept t, crossings (rows:
+    point index in the chunk, layer, unit, breakpoint) and their goodness, slopes and intercepts
+    of the kept intervals, the point and crossing offsets of the segments, counts per segment (rows: kept points, crossings, close and
     erased decisions, close t's, uncertain jumps), the close t's, the uncertain slope jumps (point
     index in the chunk; slopes and codes left then right), and (segment, layer) of a hidden layer
     that overflowed (-1: none) and the first segment whose output is not finite (-1: none)."""

@@ -121,22 +121,16 @@ def _act_tangent(U, dU, C, oi, full, xi, q, phi, pt, clip, relu, buf):  # pragma
                 AA[i, z] = u if u > 0.0 else 0.0
                 AA[P + i, z] = dU[k, z] if C[i, z] >= 2 else 0.0
         return AA, amax
-    if relu:
+    if relu:  # rows at the points oi only
         for i in range(P):
             for z in range(n):
                 amax[z] = max(amax[z], U[i, z])
-        k = 0
-        for r in range(R):
-            i = r if full else oi[r]
-            if full:
-                while k + 1 < Po and oi[k + 1] <= i:
-                    k += 1
-            else:
-                k = r
+        for k in range(Po):
+            i = oi[k]
             for z in range(n):
                 u = U[i, z]
-                AA[r, z] = u if u > 0.0 else 0.0
-                AA[R + r, z] = dU[k, z] if C[i, z] >= 2 else 0.0
+                AA[k, z] = u if u > 0.0 else 0.0
+                AA[Po + k, z] = dU[k, z] if C[i, z] >= 2 else 0.0
         return AA, amax
     k = -1
     r = 0
