@@ -296,20 +296,50 @@ def test_wide_layers_after_merged_crossings_match_the_exact_window():
         _assert_line_is_the_window(net, x0, x1)
 
 
-@pytest.mark.xfail(strict=True, reason="known: float errors after a heavily snapped cluster reach past the exact "
-                                       "re-decision window (found in issue 15's stress test; see the closing note)")
-def test_known_bug_certified_point_past_the_window_of_a_snapped_cluster():
-    """n_in = 1, biases of std 1e-13, a segment 1e-10 from the origin: every first-layer unit
-    crosses within ~1e-13 of t = 0.5 (merged, 244 close decisions without ``exact``). The window
-    re-decided around the cluster ends before a float crossing of layer 1 at t = 0.50000289 that
-    exact arithmetic does not have (that unit crosses inside the cluster), and the result claims
-    to be certified (float 134 points, exact 133). The case is round 13 of
-    ``_near_degenerate_cases``."""
-    from linregions.exact import window
-
-    net, x0, x1 = next(c[3:] for c in _near_degenerate_cases(14) if c[:3] == (13, "relu", 1e-13))
+@pytest.mark.parametrize("case", [(13, "relu", 1e-13), (27, "relu", 1e-11)])
+def test_certified_points_past_the_window_of_a_snapped_cluster(case):
+    """n_in = 1, tiny biases, a segment 1e-10 from the origin: every first-layer unit crosses
+    within ~1e-13 of t = 0.5 (merged; hundreds of close decisions without ``exact``). Float errors
+    carried past such a cluster reach beyond the window re-decided around it: in the first case a
+    float crossing of layer 1 at t = 0.50000289 that exact arithmetic puts inside the cluster, in
+    the second the window's end falling between the exact crossing of a unit (t = 0.50000002) and
+    its float one (t = 0.50000004), which was then counted twice. Both results claimed to be
+    certified (one point too many) until float points outside the windows were checked against
+    fresh forward passes (``redecide._unreliable_points``) and the windows grown over the ones
+    contradicted. Oracle: ``exact.window`` over [0, 1]; the result must be certified and equal."""
+    net, x0, x1 = next(c[3:] for c in _near_degenerate_cases(case[0] + 1) if c[:3] == case)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        part = line(net, x0, x1)
-    w = window(net, x0, x1, 0.0, 1.0, max_ops=10**9)
-    assert not part.certified or len(w.t) == part.t.size
+        assert line(net, x0, x1).certified
+    _assert_line_is_the_window(net, x0, x1)
+
+
+def test_unreliable_points_are_the_contradicted_crossings():
+    """``_unreliable_points`` flags exactly the kept points whose recorded crossings are not the
+    units whose codes differ between fresh forward passes at the midpoints around them: none on
+    a correct partition; a crossing moved to another point, a crossing dropped and a spurious
+    one added are each caught at the points they touch."""
+    import dataclasses
+
+    from linregions.line.redecide import _unreliable_points
+
+    net = random_mlp(2, [12, 12], seed=3)
+    part = line(net, [-1.0, -1.0], [1.0, 1.0])
+    assert part.t.size > 6 and _unreliable_points(net, part).size == 0
+    order = np.argsort(part.crossing_point, kind="stable")
+    cp = part.crossing_point.copy()
+    j = int(np.nonzero(np.bincount(cp) == 1)[0][2])  # a point with a single crossing
+    moved = cp.copy()
+    moved[cp == j] = j + 1 if j + 1 < part.t.size else j - 1  # its crossing recorded at a neighbour
+    bad = dataclasses.replace(part, crossing_point=moved)
+    np.testing.assert_array_equal(_unreliable_points(net, bad), part.t[sorted({j, int(moved[cp == j][0])})])
+    keep = cp != j  # dropped: the codes still differ at j
+    dropped = dataclasses.replace(part, crossing_point=cp[keep], layer=part.layer[keep], unit=part.unit[keep],
+                                  breakpoint=part.breakpoint[keep], good=part.good[keep])
+    np.testing.assert_array_equal(_unreliable_points(net, dropped), part.t[[j]])
+    k = int(order[0])  # a spurious extra crossing: another unit at point cp[k]
+    extra_unit = (part.unit[k] + 1) % 12
+    spurious = dataclasses.replace(part, crossing_point=np.append(cp, cp[k]), layer=np.append(part.layer, part.layer[k]),
+                                   unit=np.append(part.unit, extra_unit), breakpoint=np.append(part.breakpoint, 0),
+                                   good=np.append(part.good, True))
+    np.testing.assert_array_equal(_unreliable_points(net, spurious), part.t[[cp[k]]])

@@ -30,11 +30,14 @@ and its threshold) and warn when such a decision erased more than rounding noise
 ``linregions.line`` re-decides close decisions in exact rational arithmetic on the float64
 parameters (``linregions.exact``), so 1D counts stay exact below these thresholds; what is below
 rounding noise itself (``T_MERGE / CLOSE_FACTOR`` in t, ``SNAP_RTOL / CLOSE_FACTOR`` of the scale in
-u) is taken as a coincidence, as in zero-bias networks, and is not re-decided. Known exception
-(a bug, kept as a strict xfail in ``tests/test_line_exact.py``): on a segment through a cluster
-of such coincidences (every first-layer unit of a 1-input net crossing within 1e-13 of one point),
-a float crossing of a later layer just past the re-decided window can survive in a result that
-reports itself certified.
+u) is taken as a coincidence, as in zero-bias networks, and is not re-decided. Float errors can
+reach past the windows re-decided around close decisions: after a cluster of such coincidences
+(every first-layer unit of a 1-input net crossing within 1e-13 of one point), the values carried
+past it are off by more than rounding, and a later layer's crossing can sit microns from where
+exact arithmetic puts it, outside the window. So the float points left outside the windows are
+checked against fresh forward passes at the midpoints around them
+(``line.redecide._unreliable_points``), and the windows grow over the ones contradicted before a
+result counts as certified.
 """
 from __future__ import annotations
 

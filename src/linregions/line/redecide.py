@@ -9,12 +9,17 @@ import numpy as np
 
 from ..network import Network
 from ..tolerances import CLOSE_FACTOR, T_MERGE
-from .core import _goodness, _records
+from .core import _forward_tangent, _goodness, _records
 from .results import LineBatch, LinePartition
 
 #: Window ends for exact re-decision sit in the middle of a gap between float points longer than
 #: this (in t): there no merge was close, so the float64 partition is reliable at the ends.
 _WINDOW_GAP = CLOSE_FACTOR * T_MERGE
+
+#: Rounds of window growth in ``_redecide`` (float points outside the windows that fresh forward
+#: passes contradict become suspects of the next round); a segment still contradicted after them
+#: keeps its close decisions (not certified).
+_MAX_ROUNDS = 4
 
 
 def _windows(points: np.ndarray, suspects: np.ndarray) -> list[tuple[float, float]]:
@@ -40,6 +45,35 @@ def _windows(points: np.ndarray, suspects: np.ndarray) -> list[tuple[float, floa
             out.append((ta, tb))
     return out
 
+
+
+def _unreliable_points(net: Network, part: LinePartition) -> np.ndarray:
+    """The kept points of a float64 partition that fresh forward passes contradict: the units
+    whose state code differs between the midpoints of the two intervals around the point (each
+    evaluated from x directly, ``_forward_tangent``) are not the crossings recorded there.
+
+    A segment with close decisions can carry float errors beyond the window around them: after a
+    cluster of crossings snapped and merged within ``T_MERGE``, the values the layer loop carries
+    past it (interpolated at inserted points) can be off by more than the rounding the tolerances
+    allow for, and a crossing that exact arithmetic puts inside the cluster can appear microns
+    after it. A fresh evaluation at a midpoint does not carry those errors, so such a point
+    shows here and gets its own exact window."""
+    M = part.t.size
+    if M == 0:
+        return np.zeros(0)
+    bounds = np.concatenate([[0.0], part.t, [1.0]])
+    mids = 0.5 * (bounds[:-1] + bounds[1:])
+    V = part.x1 - part.x0
+    states, _, _ = _forward_tangent(net, part.x0 + mids[:, None] * V, np.broadcast_to(V, (M + 1, V.size)))
+    bad = np.zeros(M, bool)
+    counts = np.zeros(M, np.int64)
+    for l, s in enumerate(states):
+        k, z = np.nonzero(s[:-1] != s[1:])  # point k lies between intervals k and k + 1
+        counts += np.bincount(k, minlength=M)
+        rec = part.crossing_point[part.layer == l] * (s.shape[1] + 1) + part.unit[part.layer == l]
+        bad[k[~np.isin(k * (s.shape[1] + 1) + z, rec)]] = True
+    bad |= counts != np.bincount(part.crossing_point, minlength=M)
+    return part.t[bad]
 
 
 def _splice(net: Network, part: LinePartition, ta: float, tb: float, w) -> LinePartition:
@@ -101,12 +135,28 @@ def _redecide(net: Network, batch: LineBatch, parts: list[dict], exact: bool) ->
         from ..exact import ExactBudgetExceeded, window
 
         for i in np.unique(sus_seg):
-            part = batch[int(i)]
+            part0 = batch[int(i)]
+            sus = np.concatenate([sus_t[sus_seg == i], _unreliable_points(net, part0)])
+            done: dict[tuple[float, float], object] = {}
             try:
-                wins = _windows(part.t, sus_t[sus_seg == i])
-                for ta, tb in wins:
-                    w = window(net, part.x0, part.x1, ta, tb)
-                    part = _splice(net, part, ta, tb, w)
+                # windows around the suspects; then the float points left outside them are checked
+                # against fresh forward passes again (a window's end can fall where exact
+                # arithmetic puts a crossing that the float partition has just outside it), and
+                # the windows grow until none is contradicted (a few rounds at most)
+                for _ in range(_MAX_ROUNDS):
+                    wins = _windows(part0.t, sus)
+                    part = part0
+                    for ta, tb in wins:
+                        if (ta, tb) not in done:
+                            done[(ta, tb)] = window(net, part.x0, part.x1, ta, tb)
+                        part = _splice(net, part, ta, tb, done[(ta, tb)])
+                    new = _unreliable_points(net, part)
+                    new = new[~np.any([(new > ta) & (new < tb) for ta, tb in wins], axis=0)]
+                    if new.size == 0:
+                        break
+                    sus = np.concatenate([sus, new])
+                else:
+                    continue  # still contradicted: left uncertified (close decisions kept)
             except ExactBudgetExceeded:
                 continue
             replaced[int(i)] = part
