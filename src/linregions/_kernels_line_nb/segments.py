@@ -47,8 +47,8 @@ def _next_layer(U, dU, t, oi, merged, C, dp, du, xi, q, phi, pt, clip, relu, WT,
     carry the merged kink's offset to the points after it.) With ``aW`` = |W^T| non-empty, also
     the raw rounding scale of the result (``_mm2t``).
 
-    Scratch space comes from the float buffers ``fb`` (grown as needed, kept from segment to
-    segment: allocations were a seventh of the time on 32-wide nets): the activations and tangents
+    Scratch space comes from the float buffers ``fb`` (grown as needed and kept from segment to
+    segment, rather than allocated for every layer of every segment): the activations and tangents
     in ``fb[0]``, the product in ``fb[1 + parity]`` (layers alternate, as the extension reads the
     previous layer's tangents while it writes the next)."""
     P = t.size
@@ -297,8 +297,8 @@ def _finish(t, cbuf, dpbuf, dubuf, off, rm, N, dN, Wf, w_off, dims, code_off, op
 
     The kept points, crossings, goodness, slopes and intercepts are written straight into the
     chunk's outputs (grown as needed): t into ``of[0]`` from ``m0``, slopes and intercepts into
-    ``of[1]`` and ``of[2]`` from row ``m0 + seg`` (``seg``: the segment's index in the chunk, which
-    has one more interval than kept points), the crossings' point index (in the chunk), layer,
+    ``of[1]`` and ``of[2]`` from row ``m0 + seg`` (``seg``: the segment's index in the chunk; every
+    segment has one interval more than it has kept points), the crossings' point index (in the chunk), layer,
     unit and breakpoint into ``oc[0..3]`` and their goodness into ``og[0]`` from ``c0``. Returns
     the numbers of kept points and crossings and the uncertain slope jumps (index among this
     segment's kept points, slopes and codes on both sides)."""
@@ -320,13 +320,14 @@ def _finish(t, cbuf, dpbuf, dubuf, off, rm, N, dN, Wf, w_off, dims, code_off, op
             M += 1
             n_rec += c
     of[0] = _reserve(of[0], m0 + M)
-    r0 = m0 + seg  # the row of this segment's first interval among the chunk's slopes
-    of[1] = _reserve(of[1], (r0 + M + 1) * n_out)
-    of[2] = _reserve(of[2], (r0 + M + 1) * n_out)
+    row0 = m0 + seg  # the row of this segment's first interval among the chunk's slopes
+    of[1] = _reserve(of[1], (row0 + M + 1) * n_out)
+    of[2] = _reserve(of[2], (row0 + M + 1) * n_out)
     for r in range(4):
         oc[r] = _reserve(oc[r], c0 + n_rec)
     og[0] = _reserve(og[0], c0 + n_rec)
-    tk, slo, ic = of[0][m0:m0 + M], of[1][r0 * n_out:(r0 + M + 1) * n_out], of[2][r0 * n_out:(r0 + M + 1) * n_out]
+    tk = of[0][m0:m0 + M]
+    slo, ic = of[1][row0 * n_out:(row0 + M + 1) * n_out], of[2][row0 * n_out:(row0 + M + 1) * n_out]
     cp, ly, un, bp = oc[0][c0:c0 + n_rec], oc[1][c0:c0 + n_rec], oc[2][c0:c0 + n_rec], oc[3][c0:c0 + n_rec]
     good = og[0][c0:c0 + n_rec]
     for j in range(n_out):

@@ -238,7 +238,9 @@ def _states_close(U, xi, tol, hi, sw, allsw, close_factor, C, dp, bb):  # pragma
     [t_i, t_{i+1}]; the last row 0), and the close snap decisions at the points (counts, and which
     rows have one), the decisions of ``interval_states``. A first branch-free pass marks the
     (point, breakpoint) pairs where some unit is near xi_j (within the close range, or snapped: the
-    same expressions as the tests below); only those pairs are looked at unit by unit."""
+    same expressions as the tests below); only those pairs are looked at unit by unit. Also the
+    number of units whose code differs between rows r - 1 and r, accumulated into ``dp`` (P + 1:
+    ``_row_diffs``' offsets); the marks go to the scratch ``bb[1]``."""
     P, n = U.shape
     T = xi.size
     for z in range(n):
