@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit
 from .._kernels_line import EXTEND_MIN_FANIN
 from .products import _extend, _first_layer, _mm2, _mm2t
-from .states import _Q, _W, _act_tangent, _all_finite, _reserve, _row_diffs, _states_close, _strict_crossings, _tolerances
+from .states import _Q, _W, _act_tangent, _all_finite, _reserve, _row_diffs, _scratch, _states_close, _strict_crossings, _tolerances
 
 
 @njit(cache=True, nogil=True)
@@ -55,8 +55,8 @@ def _next_layer(U, dU, t, oi, merged, C, dp, du, xi, q, phi, pt, clip, relu, WT,
     full = merged or WT.shape[0] < EXTEND_MIN_FANIN or oi.size == P
     R = P if full else oi.size
     n, N = WT.shape
-    fb[0] = _reserve(fb[0], (2 * R + 1) * n)
-    fb[1 + parity] = _reserve(fb[1 + parity], 2 * R * N)
+    fb[0] = _scratch(fb[0], (2 * R + 1) * n)
+    fb[1 + parity] = _scratch(fb[1 + parity], 2 * R * N)
     AA, amax = _act_tangent(U, dU, C, oi, full, xi, q, phi, pt, clip, relu, fb[0])
     if aW.size > 0:
         Uo, dUo, tolb = _mm2t(AA, R, WT, b, amax, aW, fb[1 + parity])
@@ -98,7 +98,7 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
     or list item costs an atomic reference count in numba (a quarter of the time on 32-wide nets).
 
     Scratch buffers of the chunk (lists, so that a grown buffer replaces its slot; nothing in
-    them outlives the step that uses it): ``fb[0]`` the activations and tangents of a product,
+    them outlives the step that uses it, so they grow without copying, ``_scratch``): ``fb[0]`` the activations and tangents of a product,
     ``fb[1]``/``fb[2]`` the products of even/odd layers (``_next_layer``), ``fb[3]`` the values
     after an insertion (never the values it reads: those are a product or layer 0's), ``fb[4]``
     and ``ib[0]`` the crossings (``_strict_crossings``), ``ib[1]`` the map ``oi``, ``bb[0]`` the
@@ -130,7 +130,7 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                                       _Q(qf, q_off, dims, l - 1), _Q(phif, phi_off, dims, l - 1),
                                       ptf[code_off[l - 1]:code_off[l]], clipf[l - 1], reluf[l - 1],
                                       _W(Wf, w_off, dims, l), bl, _W(aWf, w_off, dims, l), fb, l % 2)
-        ib[1] = _reserve(ib[1], P)
+        ib[1] = _scratch(ib[1], P)
         oi = ib[1][:P]  # the points before this layer's insertions (where the next product runs)
         for i in range(P):
             oi[i] = i
@@ -162,7 +162,7 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
                         ta[m + 1] = tc
                         la[m + 1] = lc
                 s0 = s1
-            bb[0] = _reserve(bb[0], 3 * K)
+            bb[0] = _scratch(bb[0], 3 * K)
             flags = bb[0][:3 * K].reshape((3, K))
             flags[:] = False
             keep, first, sel = flags[0], flags[1], flags[2]
@@ -196,7 +196,7 @@ def _layer_loop(x0, x1, Wf, aWf, w_off, dims, bf, b_off, xif, xi_off, qf, q_off,
             if Kn > 0:
                 n = U.shape[1]
                 t2 = np.empty(P + Kn)
-                fb[3] = _reserve(fb[3], (P + Kn) * n)  # U is never in fb[3] here (a product or layer 0)
+                fb[3] = _scratch(fb[3], (P + Kn) * n)  # U is never in fb[3] here (a product or layer 0)
                 U2 = fb[3][:(P + Kn) * n].reshape((P + Kn, n))
                 rm2 = np.empty((d, P + Kn), np.int64)
                 r = 0

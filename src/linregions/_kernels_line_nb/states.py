@@ -16,6 +16,15 @@ def _reserve(buf, need):  # pragma: no cover - compiled
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _scratch(buf, need):  # pragma: no cover - compiled
+    """``buf``, or a new buffer at least twice as large when it holds fewer than ``need`` items
+    (``_reserve`` without the copy: for scratch space whose content is not needed any more)."""
+    if need <= buf.size:
+        return buf
+    return np.empty(max(need, 2 * buf.size), buf.dtype)
+
+
 @njit(cache=True, nogil=True)
 def interval_states(U, same, xi, tolb, sw, snap_rtol, close_factor):  # pragma: no cover - compiled
     """``linregions.line.core._interval_states`` in one pass (same decisions): state codes of the
@@ -196,8 +205,8 @@ def _strict_crossings(U, t, xi, tol, sw, allsw, ib, fb):  # pragma: no cover - c
     T = xi.size
     cap = min((P - 1) * T * n, 4 * P + 64)
     for attempt in range(2):
-        ib[0] = _reserve(ib[0], cap + n)
-        fb[4] = _reserve(fb[4], 2 * cap)
+        ib[0] = _scratch(ib[0], cap + n)
+        fb[4] = _scratch(fb[4], 2 * cap)
         cap = min(ib[0].size - n, fb[4].size // 2)
         ka, zs = ib[0][:cap], ib[0][cap:cap + n]
         ta, la = fb[4][:cap], fb[4][cap:2 * cap]
@@ -247,7 +256,7 @@ def _states_close(U, xi, tol, hi, sw, allsw, close_factor, C, dp, bb):  # pragma
         C[P - 1, z] = 0
     dp[0] = 0
     dp[1] = 0
-    bb[1] = _reserve(bb[1], P * (T + 1))
+    bb[1] = _scratch(bb[1], P * (T + 1))
     marks = bb[1][:P * (T + 1)].reshape((P, T + 1))  # near (columns < T) and flag (column T), all written
     near = marks[:, :T]
     flag = marks[:, T]
