@@ -45,8 +45,9 @@ all segments at once, with the same decisions. ``line`` builds its ``LinePartiti
 fixed order), so a segment's result is the same, bit for bit, whatever other segments are in the
 batch: BLAS rounds a row differently depending on the other rows of the product. Which product a
 segment gets depends only on that segment: a fused fixed-order pass for the first layer (W_0 read
-once for the values at both ends, the tangent and the rounding scale) and for segments with at
-most ``SHORT_POINTS`` points on a layer with at least ``ROWWISE_MIN_WEIGHTS`` weights, else one
+once for the values at both ends, the tangent and the rounding scale), for segments with at
+most ``SHORT_POINTS`` points on a layer with at least ``ROWWISE_MIN_WEIGHTS`` weights and for
+layers with at most ``TINY_FANIN`` inputs, else one
 BLAS call on the segment's values and tangents (units off on the whole segment left out where that
 pays), on one BLAS thread. With numba both
 engines call the same compiled products, so they agree bit for bit. The kernel keeps each layer's state
