@@ -214,6 +214,11 @@ def test_rowwise_kernel_is_the_fixed_order_sum(M):
             if A[i, k] != 0.0:
                 ref[i] += A[i, k] * WT[k]
     np.testing.assert_array_equal(R, ref)
+    ref_tol = np.abs(b)  # |b|, then amax_k |w_k| for k in order, zeros skipped
+    for k in range(K):
+        if amax[k] != 0.0:
+            ref_tol = ref_tol + amax[k] * np.abs(WT[k])
+    np.testing.assert_array_equal(tol, ref_tol)
     np.testing.assert_array_equal(tol, products._tol_scale(amax, np.abs(WT), b))
     for i in range(M):  # a row's value does not depend on the rows it is grouped with
         alone, _ = products._rowwise_tol(A[i:i + 1].copy(), WT, b, int(i < P), np.empty(0))

@@ -8,7 +8,8 @@ segments in the batch are. BLAS does not promise that for a row inside a larger 
 rounds the last row of an odd block with an edge kernel and a single row with gemv, so one row's
 result changes by an ulp with the number of rows), and the exact partitions must not depend on
 which other segments are in a batch (``linregions.line.lines``). The compiled layer loop calls
-BLAS once per segment (or, for short segments on large layers, a fixed-order row-wise kernel),
+BLAS once per segment (or a fixed-order row-wise kernel: short segments on large layers, layers
+with very few inputs),
 which is row-invariant by construction; the batched engine calls the same products block by
 block (``blocks_matmul``, ``blocks_mm2``, ``first_layers``, ``blocks_scale``), so both give
 identical rows.
@@ -34,8 +35,8 @@ EXTEND_MIN_FANIN = 64
 def rows_matmul(A: np.ndarray, WT: np.ndarray, starts: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
     """``A @ WT (+ b)`` where each row's value depends only on the rows of its own block
     ``starts[i]:starts[i + 1]`` (blocks are segments; ``starts`` ends with ``len(A)``): one BLAS
-    call per block, or the fixed-order row-wise kernel for short blocks on large layers, as the
-    per-segment kernel computes them (``_kernels_line_nb.blocks_matmul``)."""
+    call per block, or the fixed-order row-wise kernel (short blocks on large layers, layers with
+    very few inputs), as the per-segment kernel computes them (``_kernels_line_nb.blocks_matmul``)."""
     M, N = A.shape[0], WT.shape[1]
     bb = np.zeros(N) if b is None else np.ascontiguousarray(b, dtype=np.float64)
     if HAVE_NUMBA:

@@ -2,7 +2,7 @@
 ``linregions._kernels_line`` so that ``import linregions`` does not load numba.
 
 - ``products``: row-invariant products per segment (BLAS, or a fixed-order row-wise kernel for
-  short segments on large layers), rounding scales, and the extension of a layer's values and
+  short segments on large layers and for layers with very few inputs), rounding scales, and the extension of a layer's values and
   tangents to the points the previous layer inserted;
 - ``states``: per-layer passes on a segment's points (activations and tangents, tolerances,
   crossings, state codes, code differences);

@@ -1,7 +1,8 @@
 """Matrix products of the 1D kernels, row-invariant per segment (a segment's rows get the same
 values whatever the other segments are): one BLAS call per segment (on one thread, see
 ``_kernels_line.one_blas_thread``), or the fixed-order row-wise kernel (b first, then a_k w_k for
-k in order, zeros skipped) where a segment has few points on a large layer; the first layer's
+k in order, zeros skipped) where a segment has few points on a large layer or the layer has very
+few inputs (``_rowwise``); the first layer's
 values, tangent and rounding scale in one pass; and the extension of a layer's values and tangents
 to the points the previous layer inserted (``_extend``: a few multiply-adds per point instead of a
 row of the product). The batched engine calls the same products on the same row blocks
@@ -126,7 +127,9 @@ def _first_layer(x0, x1, WT, b):  # pragma: no cover - compiled
     rounding scale of its values, |b| + max(|x0|, |x1|) |W_0| (``_tol_scale``'s terms in the same
     order). Inputs k where x0 and x1 are both 0 are skipped (their terms are +-0); the others are
     taken four at a time, each unit's four sums held across the four terms (the same additions, in
-    the same order, with a quarter of the loads and stores)."""
+    the same order, with a quarter of the loads and stores). The blocking is ``_rowwise_tol``'s;
+    calling that kernel on [x0; x1; x1 - x0] gave the same results but ran 8-9% slower (the
+    2,000 short segments and 784-[64]x3 of ``benchmarks/line.py``), so the loop stays here."""
     K, N = WT.shape
     U = np.empty((2, N))
     dU = np.empty((2, N))
@@ -329,44 +332,49 @@ DROP_LIVE_FRACTION = 0.75
 
 
 @njit(cache=True, nogil=True)
+def _dead_columns_dropped(AA, WT, R):  # pragma: no cover - compiled
+    """R = AA @ WT without the columns of AA that are zero on every row, if at most
+    ``DROP_LIVE_FRACTION`` of them are live (returns True); else R untouched and False."""
+    M, K = AA.shape
+    N = WT.shape[1]
+    live = np.zeros(K, np.bool_)
+    for i in range(M):
+        for k in range(K):
+            live[k] |= AA[i, k] != 0.0
+    cols = np.nonzero(live)[0]
+    if cols.size > DROP_LIVE_FRACTION * K:
+        return False
+    if cols.size == 0:
+        R[:] = 0.0
+        return True
+    A2 = np.empty((M, cols.size))
+    W2 = np.empty((cols.size, N))
+    for c in range(cols.size):
+        for j in range(N):
+            W2[c, j] = WT[cols[c], j]
+    for i in range(M):
+        for c in range(cols.size):
+            A2[i, c] = AA[i, cols[c]]
+    np.dot(A2, W2, R)
+    return True
+
+
+@njit(cache=True, nogil=True)
 def _mm2(AA, P, WT, b, out):  # pragma: no cover - compiled
     """(A @ WT + b, dA @ WT) for AA = [A; dA] (2P rows of one segment) in one product; the
     two results are row blocks of one array (no copies), written into the buffer ``out`` (at least
     2P N entries) unless the product is row-wise. Columns of AA that are zero on every row
     (units off on the whole segment, e.g. ReLU) are left out of the product where that pays
     (``DROP_MIN_WORK``, ``DROP_LIVE_FRACTION``): the result depends only on the segment's own
-    rows. Short segments on large layers: the fixed-order row-wise kernel (``_rowwise``)."""
+    rows. Where ``_rowwise`` says so (short segments on large layers, tiny fan-in): the
+    fixed-order row-wise kernel."""
     if _rowwise(P, WT):
         R = _rowwise_matmul2(AA, WT, b, P)
         return R[:P], R[P:]
     M, K = AA.shape
     N = WT.shape[1]
     R = out[:M * N].reshape((M, N))
-    if M * K * N < DROP_MIN_WORK:
-        np.dot(AA, WT, R)
-        U = R[:P]
-        for i in range(P):
-            for j in range(N):
-                U[i, j] += b[j]
-        return U, R[P:]
-    live = np.zeros(K, np.bool_)
-    for i in range(M):
-        for k in range(K):
-            live[k] |= AA[i, k] != 0.0
-    cols = np.nonzero(live)[0]
-    if cols.size == 0:
-        R[:] = 0.0
-    elif cols.size <= DROP_LIVE_FRACTION * K:
-        A2 = np.empty((M, cols.size))
-        W2 = np.empty((cols.size, N))
-        for c in range(cols.size):
-            for j in range(N):
-                W2[c, j] = WT[cols[c], j]
-        for i in range(M):
-            for c in range(cols.size):
-                A2[i, c] = AA[i, cols[c]]
-        np.dot(A2, W2, R)
-    else:
+    if M * K * N < DROP_MIN_WORK or not _dead_columns_dropped(AA, WT, R):
         np.dot(AA, WT, R)
     U = R[:P]
     for i in range(P):

@@ -15,9 +15,10 @@ layer l that switch there change the activation's tangent, so
 dU_{l+1}(right) = dU_{l+1}(left) + sum over those units of (change of phi') du_l/dt w_unit, and
 U_{l+1}(p) = U_{l+1}(p_prev) + (t_p - t_prev) dU_{l+1}(left): O(width) per point instead of a
 row of the product (layers with fewer than ``_kernels_line.EXTEND_MIN_FANIN`` inputs take the
-product at every point, which costs about as much there, and so do all layers after a crossing of
-the segment was merged into another point: the merged kink is not in the codes). On a 784-[256]x4 ReLU net this is
-about 0.3-0.4x one plain forward pass over the final points (``benchmarks/line.py``).
+product at every point, which costs about as much there, and so do all layers after a crossing
+of the segment was merged into another point: the merged kink is not in the codes). On a
+784-[256]x4 ReLU net this is about 0.3-0.4x one plain forward pass over the final points
+(``benchmarks/line.py``).
 
 Two kinds of region (docs/theory.md):
 
@@ -135,12 +136,13 @@ def _lines(net: Network, X0: np.ndarray, X1: np.ndarray, *, progress: bool = Fal
 
         bar = tqdm(total=S, desc="segments", unit="seg")
     parts, start, seen_points = [], 0, 0
+    def chunk_size(per_point: int) -> int:  # + 32 n_in bytes per segment: its ends and their difference
+        return int(max(1, min(S - start, _CHUNK_BYTES // (int(est_points * per_point) + 32 * net.n_in))))
+
     while start < S:
-        # + 32 n_in bytes per segment: its ends and their difference
-        size = lambda per_point: int(max(1, min(S - start, _CHUNK_BYTES // (int(est_points * per_point) + 32 * net.n_in))))  # noqa: E731
-        chunk = size(per_point_compiled)
+        chunk = chunk_size(per_point_compiled)
         if not _compiled(chunk):
-            chunk = size(per_point_numpy)
+            chunk = chunk_size(per_point_numpy)
         part = _partition_chunk(net, X0[start : start + chunk], X1[start : start + chunk])
         parts.append(part)
         start += chunk
